@@ -34,7 +34,7 @@ def setup_notebook(seed: int = 0, threads: int = 1) -> np.random.Generator:
     # cuBLAS needs this for deterministic results on a GPU; harmless on a CPU.
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     random.seed(seed)
-    np.random.seed(seed)  # for third-party code that still uses the global state
+    np.random.seed(seed)  # noqa: NPY002  (third-party code may use the global state)
     np.set_printoptions(precision=4, suppress=True, linewidth=88)
 
     import torch

@@ -132,7 +132,9 @@ def image_grid(
     n = len(images)
     nrows = max(1, -(-n // ncols))
     fig, axes = plt.subplots(
-        nrows, ncols, figsize=(cell_size * ncols, cell_size * nrows + 0.3),
+        nrows,
+        ncols,
+        figsize=(cell_size * ncols, cell_size * nrows + 0.3),
         squeeze=False,
     )
     for k, ax in enumerate(axes.flat):

@@ -76,8 +76,7 @@ def test_ignored_outputs_are_rare_and_explained(path: Path) -> None:
         line = next(ln for ln in source(cell).splitlines() if IGNORE_MARKER in ln)
         reason = line.split(IGNORE_MARKER, 1)[1].strip(" :-")
         assert len(reason) >= 10, (
-            f"{path.name}: '{line.strip()}' gives no reason; write it on the "
-            "same line"
+            f"{path.name}: '{line.strip()}' gives no reason; write it on the same line"
         )
 
 
