@@ -1,0 +1,200 @@
+"""Gradient aggregators: task gradients G: (K, P) → one update d: (P,).
+
+Every method here returns a combination d = Σ_i w_i g_i of the task gradients
+(the rows of G), and the weights w depend on G only through the Gram matrix
+G Gᵀ: (K, K). So an aggregator is a *weighting* of the Gramian
+(:meth:`Aggregator.weighting`) followed by d = wᵀG; the weights it used are kept
+in ``aggregator.weights`` for weight-trace plots. The same weighting applied to
+the Gramian of gradients with respect to a shared representation gives the cheap
+"upper bound" variants (see :func:`mtlbook.multitask.gradients.mgda_ub_weights`).
+
+Typical use, with ``task_gradients`` and ``set_gradients`` from
+:mod:`mtlbook.multitask.gradients`::
+
+    G = task_gradients(losses, shared)         # (K, P), K backward passes
+    set_gradients(shared, aggregator(G))       # .grad of the shared parameters
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from mtlbook.multitask._checks import check_gradient_matrix, check_gramian
+from mtlbook.multitask.solvers import (
+    cagrad_weights,
+    imtl_g_weights,
+    min_norm_weights,
+    nash_weights,
+)
+
+
+class Aggregator(ABC):
+    """Base class: ``aggregator(G)`` with G: (K, P) returns d = wᵀG: (P,).
+
+    After each call ``weights``: (K,) float64 holds the task weights w it used.
+    Subclasses implement ``_weights(M)`` on the float64 numpy Gram matrix M.
+    """
+
+    def __init__(self) -> None:
+        self.weights: Tensor | None = None
+
+    def __call__(self, G: Tensor) -> Tensor:
+        """Aggregate; G: (K, P) one gradient per row → d: (P,) on G's device."""
+        G = check_gradient_matrix(G)
+        detached = G.detach()
+        w = self.weighting(detached @ detached.T)
+        self.weights = w
+        return w.to(G.dtype) @ G
+
+    def weighting(self, gram: Tensor) -> Tensor:
+        """Task weights from the Gramian; gram: (K, K) = G Gᵀ → w: (K,) float64."""
+        gram = check_gramian(gram)
+        M = gram.detach().to(device="cpu", dtype=torch.float64).numpy()
+        return torch.from_numpy(self._weights(M)).to(gram.device)
+
+    @abstractmethod
+    def _weights(self, M: np.ndarray) -> np.ndarray:
+        """Weights: (K,) from the float64 Gram matrix M: (K, K)."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class Mean(Aggregator):
+    """Equal weighting in gradient space: d = (1/K) Σ_i g_i, the mean gradient."""
+
+    def __call__(self, G: Tensor) -> Tensor:
+        """Mean gradient; G: (K, P) → d: (P,). Needs no Gramian."""
+        G = check_gradient_matrix(G)
+        K = G.shape[0]
+        self.weights = torch.full((K,), 1.0 / K, dtype=torch.float64, device=G.device)
+        return self.weights.to(G.dtype) @ G
+
+    def _weights(self, M: np.ndarray) -> np.ndarray:
+        return np.full(M.shape[0], 1.0 / M.shape[0])
+
+
+class MGDA(Aggregator):
+    """MGDA (Sener & Koltun 2018): the min-norm point of the gradients' hull.
+
+    d = Σ w_i g_i with w = argmin_{w ∈ Δ} ‖Σ w_i g_i‖² (eq. 3). If d ≠ 0 then
+    g_i·d ≥ ‖d‖² > 0 for every task, so a small step along −d lowers every loss;
+    d = 0 means the point is Pareto-stationary. Weights sum to 1.
+    """
+
+    def __init__(self, tol: float = 1e-10, max_iter: int = 1000) -> None:
+        super().__init__()
+        self.tol, self.max_iter = _positive("tol", tol), _count("max_iter", max_iter)
+
+    def _weights(self, M: np.ndarray) -> np.ndarray:
+        return min_norm_weights(M, tol=self.tol, max_iter=self.max_iter)
+
+
+class PCGrad(Aggregator):
+    """PCGrad (Yu et al. 2020, Algorithm 1): project away conflicting components.
+
+    For each task i, in a random order over the other tasks j: if g_i^PC·g_j < 0,
+    g_i^PC ← g_i^PC − (g_i^PC·g_j / ‖g_j‖²) g_j; then d = Σ_i g_i^PC (a sum, as in
+    the paper, so agreeing gradients give d = Σ_i g_i). Each g_i^PC stays a
+    combination c_iᵀG of the task gradients, so the projections only need
+    inner products: g_i^PC·g_j = (c_iᵀ M)_j. The weights are Σ_i c_i.
+    ``generator`` draws the random orders (explicit, for reproducibility).
+    """
+
+    def __init__(self, generator: torch.Generator) -> None:
+        super().__init__()
+        if not isinstance(generator, torch.Generator):
+            raise TypeError(
+                "generator must be a torch.Generator, e.g. "
+                f"torch.Generator().manual_seed(0); got {type(generator).__name__}"
+            )
+        self.generator = generator
+
+    def _weights(self, M: np.ndarray) -> np.ndarray:
+        K = M.shape[0]
+        total = np.zeros(K)
+        for i in range(K):
+            c = np.zeros(K)
+            c[i] = 1.0  # g_i^PC = g_i
+            order = torch.randperm(
+                K, generator=self.generator, device=self.generator.device
+            )
+            for j in order.tolist():
+                dot = float(c @ M[:, j])  # g_i^PC · g_j
+                if j != i and dot < 0.0 and M[j, j] > 0.0:
+                    c[j] -= dot / M[j, j]
+            total += c
+        return total
+
+
+class CAGrad(Aggregator):
+    """CAGrad (Liu et al. 2021): the best worst-case direction near the mean.
+
+    d = argmax_d min_i g_i·d subject to ‖d − g0‖ ≤ c‖g0‖, with g0 the mean
+    gradient (eq. 4), solved through its dual on the simplex (eq. 5). c = 0 gives
+    exactly the mean gradient; larger c trades average progress for the progress
+    of the worst task. The paper's default is c = 0.5. (The authors' code also
+    divides d by 1 + c²; that rescaling is left to the learning rate here.)
+    """
+
+    def __init__(self, c: float = 0.5, tol: float = 1e-10, max_iter: int = 1000):
+        super().__init__()
+        if not np.isfinite(c) or c < 0:
+            raise ValueError(f"c={c} must be finite and >= 0; the paper uses c = 0.5")
+        self.c = float(c)
+        self.tol, self.max_iter = _positive("tol", tol), _count("max_iter", max_iter)
+
+    def _weights(self, M: np.ndarray) -> np.ndarray:
+        return cagrad_weights(M, self.c, tol=self.tol, max_iter=self.max_iter)
+
+    def __repr__(self) -> str:
+        return f"CAGrad(c={self.c})"
+
+
+class NashMTL(Aggregator):
+    """Nash-MTL (Navon et al. 2022): the Nash bargaining solution among tasks.
+
+    d = Σ α_i g_i with α > 0 solving g_i·d = 1/α_i for every task (eq. 6): each
+    task's gain times its weight is the same. The solution's direction does not
+    change when one task's loss is rescaled. As in the authors' code the Gramian
+    is first divided by its Frobenius norm, so that ‖d‖ scales like the gradients
+    (α then solves (M/‖M‖_F) α = 1/α). Returns d = 0 if every gradient is zero.
+    """
+
+    def __init__(self, tol: float = 1e-10, max_iter: int = 500) -> None:
+        super().__init__()
+        self.tol, self.max_iter = _positive("tol", tol), _count("max_iter", max_iter)
+
+    def _weights(self, M: np.ndarray) -> np.ndarray:
+        norm = float(np.linalg.norm(M))
+        if norm == 0.0:
+            return np.zeros(M.shape[0])
+        return nash_weights(M / norm, tol=self.tol, max_iter=self.max_iter)
+
+
+class IMTLG(Aggregator):
+    """IMTL-G (Liu et al. 2021): equal projections onto every unit task gradient.
+
+    d = Σ α_i g_i with Σ α_i = 1 and d·g_i/‖g_i‖ equal for all tasks, in closed
+    form (Section 3.2). No task's direction is favoured, whatever the gradient
+    magnitudes. A task with an exactly zero gradient gets weight 0.
+    """
+
+    def _weights(self, M: np.ndarray) -> np.ndarray:
+        return imtl_g_weights(M)
+
+
+def _positive(name: str, value: float) -> float:
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name}={value} must be a finite number >= 0")
+    return float(value)
+
+
+def _count(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}={value!r} must be a positive int")
+    return value

@@ -1,0 +1,135 @@
+"""Per-task gradients: the bridge between task losses and aggregators.
+
+``task_gradients`` builds the matrix G: (K, P) that an aggregator consumes (one
+backward pass per task), ``set_gradients`` writes the aggregated update back into
+``.grad`` for any torch optimiser, and ``mgda_ub_weights`` is MGDA-UB: MGDA's
+weights computed from the much cheaper gradients with respect to the shared
+representation, then applied to the losses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from torch import Tensor
+
+from mtlbook.multitask._checks import check_losses
+from mtlbook.multitask.aggregators import MGDA
+
+
+def _checked_params(params: Iterable[Tensor]) -> list[Tensor]:
+    params = list(params)
+    if not params:
+        raise ValueError(
+            "params is empty; pass the shared parameters, e.g. "
+            "list(model.trunk.parameters())"
+        )
+    for i, p in enumerate(params):
+        if not isinstance(p, Tensor) or not p.requires_grad:
+            raise ValueError(
+                f"params[{i}] is not a tensor that requires grad; pass the "
+                "shared parameters of the model"
+            )
+    return params
+
+
+def _checked_task_losses(losses: Tensor) -> Tensor:
+    losses = check_losses(losses, None)
+    if not losses.requires_grad:
+        raise ValueError(
+            "losses do not require grad; compute them from the model's outputs "
+            "with autograd enabled (not under torch.no_grad())"
+        )
+    return losses
+
+
+def task_gradients(losses: Tensor, params: Iterable[Tensor]) -> Tensor:
+    """Stack the gradient of each task loss; losses: (K,) → G: (K, P).
+
+    P is the total number of entries of ``params`` (flattened in order). Takes K
+    backward passes and keeps the graph, so ``losses`` can still be
+    backpropagated afterwards (e.g. for the task-specific heads). A parameter a
+    task does not use gets a zero gradient for that task.
+    """
+    losses = _checked_task_losses(losses)
+    params = _checked_params(params)
+    rows = []
+    for loss in losses:
+        grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
+        rows.append(
+            torch.cat(
+                [
+                    (torch.zeros_like(p) if g is None else g).reshape(-1)
+                    for p, g in zip(params, grads, strict=True)
+                ]
+            )
+        )
+    return torch.stack(rows)
+
+
+def set_gradients(params: Iterable[Tensor], update: Tensor) -> None:
+    """Write ``update``: (P,) into ``p.grad`` of params (replacing what was there).
+
+    The inverse of the flattening in :func:`task_gradients`, so that
+    ``set_gradients(shared, aggregator(task_gradients(losses, shared)))`` followed
+    by ``optimizer.step()`` moves the shared parameters along the update.
+    """
+    params = _checked_params(params)
+    total = sum(p.numel() for p in params)
+    if not isinstance(update, Tensor) or update.shape != (total,):
+        shape = tuple(update.shape) if isinstance(update, Tensor) else update
+        raise ValueError(
+            f"update must be a tensor of shape ({total},), one entry per shared "
+            f"parameter, got {shape}"
+        )
+    start = 0
+    for p in params:
+        piece = update[start : start + p.numel()].reshape(p.shape)
+        p.grad = piece.detach().to(dtype=p.dtype, device=p.device).clone()
+        start += p.numel()
+
+
+def representation_gramian(losses: Tensor, representation: Tensor) -> Tensor:
+    """Gram matrix of the task gradients w.r.t. a shared representation.
+
+    losses: (K,); representation: (batch, ...) the shared trunk's output that every
+    task head reads. Returns Z Zᵀ: (K, K) with row i of Z the flattened ∂L_i/∂z.
+    Each gradient only backpropagates through the heads, not the trunk.
+    """
+    losses = _checked_task_losses(losses)
+    if not isinstance(representation, Tensor) or not representation.requires_grad:
+        raise ValueError(
+            "representation must be the trunk's output tensor, part of the graph "
+            "of the losses (requires grad)"
+        )
+    rows = []
+    for i, loss in enumerate(losses):
+        (grad,) = torch.autograd.grad(
+            loss, representation, retain_graph=True, allow_unused=True
+        )
+        if grad is None:
+            raise ValueError(
+                f"losses[{i}] does not depend on representation; pass the shared "
+                "representation that every task head reads"
+            )
+        rows.append(grad.reshape(-1))
+    Z = torch.stack(rows).detach()
+    return Z @ Z.T
+
+
+def mgda_ub_weights(
+    losses: Tensor, representation: Tensor, tol: float = 1e-10, max_iter: int = 1000
+) -> Tensor:
+    """MGDA-UB task weights (Sener & Koltun 2018, Section 3.3): (K,), Σ w = 1.
+
+    losses: (K,); representation: (batch, ...) the shared representation z. MGDA's
+    min-norm problem is solved on the gradients ∂L_i/∂z instead of the gradients
+    of the shared parameters (an upper bound of the same objective, Theorem 1),
+    which costs K backward passes through the heads only. Apply the weights with
+    one ordinary backward pass: ``(weights * losses).sum().backward()``.
+    Returned detached, on the device and in the dtype of ``losses``.
+    """
+    gram = representation_gramian(losses, representation)
+    weights = MGDA(tol=tol, max_iter=max_iter).weighting(gram)
+    return weights.to(dtype=losses.dtype, device=losses.device)
