@@ -1,0 +1,86 @@
+"""Meta-learning on ``torch.func``: tasks, a functional inner loop, algorithms.
+
+- :mod:`~mtlbook.meta.tasks`: Task / TaskBatch, the MAML sinusoid, the Reptile
+  sine, N-way K-shot episodes from labelled tensors;
+- :mod:`~mtlbook.meta.inner`: ``functional``, ``adapt``, ``map_tasks``,
+  ``meta_loss``, ``meta_backward``;
+- one module per algorithm: :mod:`~mtlbook.meta.maml` (MAML, first-order MAML,
+  ANIL), :mod:`~mtlbook.meta.metasgd`, :mod:`~mtlbook.meta.reptile`,
+  :mod:`~mtlbook.meta.protonets` (ProtoNets, ProtoMAML), :mod:`~mtlbook.meta.cnp`
+  (a conditional neural process);
+- :mod:`~mtlbook.meta.evaluate`: adaptation curves and 95% confidence intervals.
+"""
+
+from mtlbook.meta.cnp import ConditionalNeuralProcess, cnp_loss, gaussian_nll
+from mtlbook.meta.evaluate import (
+    Estimate,
+    accuracy,
+    adaptation_curve,
+    fixed_tasks,
+    mean_ci,
+    score_tasks,
+)
+from mtlbook.meta.inner import (
+    adapt,
+    functional,
+    map_tasks,
+    meta_backward,
+    meta_loss,
+    vmap_blockers,
+)
+from mtlbook.meta.maml import anil_loss, fomaml_loss, joint_loss, maml_loss
+from mtlbook.meta.metasgd import metasgd_loss, metasgd_rates
+from mtlbook.meta.protonets import (
+    protomaml_loss,
+    protonet_logits,
+    protonet_loss,
+    prototypes,
+)
+from mtlbook.meta.reptile import reptile_delta, reptile_grad, reptile_step
+from mtlbook.meta.tasks import (
+    FewShotEpisodes,
+    ReptileSine,
+    Sinusoid,
+    Task,
+    TaskBatch,
+    TaskDistribution,
+    stack_tasks,
+)
+
+__all__ = [
+    "ConditionalNeuralProcess",
+    "Estimate",
+    "FewShotEpisodes",
+    "ReptileSine",
+    "Sinusoid",
+    "Task",
+    "TaskBatch",
+    "TaskDistribution",
+    "accuracy",
+    "adapt",
+    "adaptation_curve",
+    "anil_loss",
+    "cnp_loss",
+    "fixed_tasks",
+    "fomaml_loss",
+    "functional",
+    "gaussian_nll",
+    "joint_loss",
+    "maml_loss",
+    "map_tasks",
+    "mean_ci",
+    "meta_backward",
+    "meta_loss",
+    "metasgd_loss",
+    "metasgd_rates",
+    "protomaml_loss",
+    "protonet_logits",
+    "protonet_loss",
+    "prototypes",
+    "reptile_delta",
+    "reptile_grad",
+    "reptile_step",
+    "score_tasks",
+    "stack_tasks",
+    "vmap_blockers",
+]

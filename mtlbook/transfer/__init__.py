@@ -1,0 +1,83 @@
+"""Transfer learning: reuse what a network learned on one task for another.
+
+- :mod:`~mtlbook.transfer.freeze`: freeze/unfreeze by depth or name, with an
+  explicit BatchNorm policy, and a trainable-parameter summary;
+- :mod:`~mtlbook.transfer.param_groups`: head learning-rate multiplier,
+  discriminative rates, gradual unfreezing;
+- :mod:`~mtlbook.transfer.schedules`: the slanted triangular learning rate;
+- :mod:`~mtlbook.transfer.probe`: linear probe, fine-tuning, LP-FT;
+- :mod:`~mtlbook.transfer.l2sp`: L2-SP, weight decay toward the start;
+- :mod:`~mtlbook.transfer.dann`: gradient reversal and DANN.
+"""
+
+from mtlbook.transfer.dann import (
+    DANNLoss,
+    GradientReversal,
+    GradientReversalFunction,
+    dann_lambda,
+    dann_learning_rate,
+    dann_loss,
+    dann_step,
+    grad_reverse,
+    train_dann,
+)
+from mtlbook.transfer.freeze import (
+    BNPolicy,
+    count_parameters,
+    freeze,
+    is_stats_frozen,
+    layers,
+    set_cut,
+    trainable_summary,
+    unfreeze,
+)
+from mtlbook.transfer.l2sp import L2SP, l2sp_penalty
+from mtlbook.transfer.param_groups import (
+    check_param_groups,
+    discriminative_lr_groups,
+    gradual_unfreeze,
+    gradual_unfreezing_cut,
+    head_lr_groups,
+)
+from mtlbook.transfer.probe import (
+    cycle_batches,
+    extract_features,
+    fine_tune,
+    linear_probe,
+    lp_ft,
+)
+from mtlbook.transfer.schedules import slanted_triangular, slanted_triangular_lambda
+
+__all__ = [
+    "L2SP",
+    "BNPolicy",
+    "DANNLoss",
+    "GradientReversal",
+    "GradientReversalFunction",
+    "check_param_groups",
+    "count_parameters",
+    "cycle_batches",
+    "dann_lambda",
+    "dann_learning_rate",
+    "dann_loss",
+    "dann_step",
+    "discriminative_lr_groups",
+    "extract_features",
+    "fine_tune",
+    "freeze",
+    "grad_reverse",
+    "gradual_unfreeze",
+    "gradual_unfreezing_cut",
+    "head_lr_groups",
+    "is_stats_frozen",
+    "l2sp_penalty",
+    "layers",
+    "linear_probe",
+    "lp_ft",
+    "set_cut",
+    "slanted_triangular",
+    "slanted_triangular_lambda",
+    "train_dann",
+    "trainable_summary",
+    "unfreeze",
+]
