@@ -19,8 +19,8 @@ def setup_notebook(seed: int = 0, threads: int = 1) -> np.random.Generator:
 
     Args:
         seed: the chapter's seed (a non-negative integer).
-        threads: torch CPU threads. One thread keeps reductions in a fixed
-            order, so printed numbers match on every machine.
+        threads: CPU threads for torch and numpy's BLAS. One thread keeps
+            reductions in a fixed order, so printed numbers match everywhere.
 
     Returns:
         A numpy ``Generator`` seeded with ``seed``; pass it on explicitly.
@@ -43,6 +43,11 @@ def setup_notebook(seed: int = 0, threads: int = 1) -> np.random.Generator:
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(threads)
     torch.set_printoptions(precision=4, sci_mode=False)
+    # numpy's BLAS has its own thread pool; one thread keeps its sums in a fixed
+    # order too, and avoids oversubscribing a laptop's cores.
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads)
 
     from mtlbook.plot import use_style
 

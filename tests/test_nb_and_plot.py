@@ -76,3 +76,11 @@ def test_image_grid_lays_out_all_images() -> None:
     plt.close(fig)
     with pytest.raises(ValueError, match="height, width"):
         image_grid(np.zeros((8, 8)), ncols=2)
+
+
+def test_numpy_blas_is_limited_to_the_same_thread_count() -> None:
+    from threadpoolctl import threadpool_info
+
+    setup_notebook(0, threads=1)
+    blas = [p for p in threadpool_info() if p["user_api"] == "blas"]
+    assert blas and all(p["num_threads"] == 1 for p in blas)

@@ -1,0 +1,167 @@
+"""Generate glyph images with their labels, or load them from the cache.
+
+``load_glyphs()`` is the entry point: 20 instances of every class at 28 x 28,
+generated on first use (seconds) and read from the cache afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from mtlbook.data.cache import cache_dir, cache_key, load_arrays, save_arrays
+from mtlbook.data.glyphs.fonts import FACES, FAMILIES
+from mtlbook.data.glyphs.split import classes_of
+from mtlbook.data.glyphs.store import catalogue, versions
+from mtlbook.data.glyphs.variation import draw_params, render_master, warp
+
+#: One row of labels per image.
+LABEL_DTYPE = np.dtype(
+    [
+        ("char", np.int32),  # class id: index into the catalogue
+        ("codepoint", np.int32),
+        ("script", np.int8),  # index into GlyphSet.scripts
+        ("family", np.int8),  # index into FAMILIES: sans, serif, mono, stix
+        ("bold", np.bool_),
+        ("oblique", np.bool_),
+        ("rotation", np.float32),  # degrees, counter-clockwise on screen
+        ("instance", np.int32),
+    ]
+)
+_CHUNK = 4096  # instances warped at once: bounds the temporary memory
+
+
+@dataclass(frozen=True)
+class GlyphSet:
+    """Images and labels; class ids index ``class_chars`` (the catalogue).
+
+    images: (n, size, size) uint8, 255 = ink; labels: (n,) LABEL_DTYPE.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    scripts: tuple[str, ...]
+    class_chars: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def float_images(self) -> np.ndarray:
+        """Images as float32 in [0, 1]: (n, size, size)."""
+        return self.images.astype(np.float32) / 255.0
+
+    def subset(self, classes: Sequence[int] | np.ndarray) -> GlyphSet:
+        """The images whose class id is in ``classes``: (n_kept, size, size)."""
+        keep = np.isin(self.labels["char"], np.asarray(classes))
+        return GlyphSet(
+            self.images[keep], self.labels[keep], self.scripts, self.class_chars
+        )
+
+
+def _check_int(name: str, value: object, low: int, example: int) -> int:
+    if not isinstance(value, int | np.integer) or isinstance(value, bool):
+        raise TypeError(f"{name}={value!r} must be an int, e.g. {name}={example}")
+    if value < low:
+        raise ValueError(
+            f"{name}={value} must be at least {low}, e.g. {name}={example}"
+        )
+    return int(value)
+
+
+def generate_glyphs(
+    classes: Sequence[int] | np.ndarray | None = None,
+    *,
+    n_per_class: int = 20,
+    size: int = 28,
+    seed: int = 0,
+) -> GlyphSet:
+    """Draw ``n_per_class`` instances of each class (no cache).
+
+    classes: (n_classes,) catalogue ids, default all. Images are class-major:
+    all instances of the first class, then the next. Returns n_classes *
+    n_per_class images of shape (size, size).
+    """
+    n_per_class = _check_int("n_per_class", n_per_class, 1, 20)
+    size = _check_int("size", size, 8, 28)
+    seed = _check_int("seed", seed, 0, 0)
+    cat = catalogue()
+    ids = np.arange(len(cat)) if classes is None else np.asarray(classes)
+    if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
+        raise ValueError(f"classes must be a 1-D list of int class ids, got {ids!r}")
+    if ids.size and (ids.min() < 0 or ids.max() >= len(cat)):
+        raise ValueError(f"classes must lie in [0, {len(cat)}); see catalogue()")
+    per_image = np.repeat(ids, n_per_class)
+    instance = np.tile(np.arange(n_per_class), len(ids))
+    available = [np.flatnonzero(row) for row in cat.faces]
+    n_faces = cat.faces.sum(axis=1)[per_image]
+    params = draw_params(seed, cat.codepoints[per_image], instance, n_faces, size)
+    face = np.array(
+        [available[c][k] for c, k in zip(per_image, params.face_choice, strict=True)],
+        dtype=np.int64,
+    )
+    # One master per (class, face) pair in use; each image points at its master.
+    pairs, which = np.unique(
+        np.stack([per_image, face], 1), axis=0, return_inverse=True
+    )
+    masters = (
+        np.stack(
+            [render_master(int(f), chr(int(cat.codepoints[c])), size) for c, f in pairs]
+        )
+        if len(pairs)
+        else np.zeros((0, 2 * size, 2 * size), np.float32)
+    )
+    images = np.empty((len(per_image), size, size), dtype=np.uint8)
+    for start in range(0, len(per_image), _CHUNK):
+        part = slice(start, start + _CHUNK)
+        chunk = params.take(part)
+        images[part] = warp(masters, which.ravel()[part], chunk, size)
+    labels = np.empty(len(per_image), dtype=LABEL_DTYPE)
+    labels["char"] = per_image
+    labels["codepoint"] = cat.codepoints[per_image]
+    labels["script"] = cat.script[per_image]
+    labels["family"] = [FAMILIES.index(FACES[f].family) for f in face]
+    labels["bold"] = [FACES[f].bold for f in face]
+    labels["oblique"] = [FACES[f].oblique for f in face]
+    labels["rotation"] = params.rotation
+    labels["instance"] = instance
+    return GlyphSet(images, labels, cat.scripts, tuple(cat.chars))
+
+
+def load_glyphs(
+    *,
+    n_per_class: int = 20,
+    size: int = 28,
+    seed: int = 0,
+    scripts: Sequence[str] | None = None,
+) -> GlyphSet:
+    """All classes of ``scripts`` (default: every script), cached on disk.
+
+    The cache file is keyed by the arguments and :func:`versions`; it is written
+    atomically and read without pickle. Returns images (n, size, size) uint8.
+    """
+    cat = catalogue()
+    ids = np.arange(len(cat)) if scripts is None else classes_of(scripts, cat)
+    key = cache_key(
+        {
+            **versions(),
+            "n_per_class": n_per_class,
+            "size": size,
+            "seed": seed,
+            "codepoints": cat.codepoints[ids].tolist(),
+        }
+    )
+    path = cache_dir() / f"glyphs-{key}.npz"
+    arrays = load_arrays(path)
+    if (
+        arrays is not None
+        and {"images", "labels"} <= arrays.keys()
+        and arrays["labels"].dtype == LABEL_DTYPE
+    ):
+        return GlyphSet(
+            arrays["images"], arrays["labels"], cat.scripts, tuple(cat.chars)
+        )
+    glyphs = generate_glyphs(ids, n_per_class=n_per_class, size=size, seed=seed)
+    save_arrays(path, {"images": glyphs.images, "labels": glyphs.labels})
+    return glyphs
