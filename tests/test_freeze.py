@@ -28,15 +28,6 @@ from mtlbook.transfer import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one thread avoids thread start-up and contention costs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def bn_mlp(seed: int = 0) -> nn.Sequential:
     """Three layers: (Linear, BN), (Linear, BN), Linear."""
     torch.manual_seed(seed)

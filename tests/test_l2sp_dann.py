@@ -24,16 +24,6 @@ from mtlbook.transfer import (
     train_dann,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one thread avoids thread start-up and contention costs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 lambdas = st.floats(0.0, 10.0)
 
 

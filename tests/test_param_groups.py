@@ -25,16 +25,6 @@ from mtlbook.transfer import (
     slanted_triangular_lambda,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one thread avoids thread start-up and contention costs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 rates = st.floats(1e-6, 1.0)
 
 
