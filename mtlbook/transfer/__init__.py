@@ -7,7 +7,9 @@
 - :mod:`~mtlbook.transfer.schedules`: the slanted triangular learning rate;
 - :mod:`~mtlbook.transfer.probe`: linear probe, fine-tuning, LP-FT;
 - :mod:`~mtlbook.transfer.l2sp`: L2-SP, weight decay toward the start;
-- :mod:`~mtlbook.transfer.dann`: gradient reversal and DANN.
+- :mod:`~mtlbook.transfer.dann`: gradient reversal and DANN;
+- :mod:`~mtlbook.transfer.layer_transfer`: Yosinski et al.'s AnB/BnB experiment;
+- :mod:`~mtlbook.transfer.negative`: the negative-transfer gap and its grid.
 """
 
 from mtlbook.transfer.dann import (
@@ -32,6 +34,19 @@ from mtlbook.transfer.freeze import (
     unfreeze,
 )
 from mtlbook.transfer.l2sp import L2SP, l2sp_penalty
+from mtlbook.transfer.layer_transfer import (
+    TaskData,
+    build_condition,
+    copy_layers,
+    layer_transfer,
+    make_mlp,
+    plot_layer_transfer,
+    select_classes,
+    split_classes,
+    summarize,
+    train_classifier,
+)
+from mtlbook.transfer.negative import negative_transfer_gap, negative_transfer_grid
 from mtlbook.transfer.param_groups import (
     check_param_groups,
     discriminative_lr_groups,
@@ -54,7 +69,10 @@ __all__ = [
     "DANNLoss",
     "GradientReversal",
     "GradientReversalFunction",
+    "TaskData",
+    "build_condition",
     "check_param_groups",
+    "copy_layers",
     "count_parameters",
     "cycle_batches",
     "dann_lambda",
@@ -71,12 +89,21 @@ __all__ = [
     "head_lr_groups",
     "is_stats_frozen",
     "l2sp_penalty",
+    "layer_transfer",
     "layers",
     "linear_probe",
     "lp_ft",
+    "make_mlp",
+    "negative_transfer_gap",
+    "negative_transfer_grid",
+    "plot_layer_transfer",
+    "select_classes",
     "set_cut",
     "slanted_triangular",
     "slanted_triangular_lambda",
+    "split_classes",
+    "summarize",
+    "train_classifier",
     "train_dann",
     "trainable_summary",
     "unfreeze",

@@ -1,0 +1,541 @@
+"""The layer-transfer experiment of Yosinski et al. (2014), for any small network.
+
+Split the classes into halves A and B and train a base network on each. For
+every cut depth n = 1..L-1, build a fresh network whose first n layers come
+from somewhere, train it on B and measure its test accuracy on B:
+
+- ``BnB``: the first n layers of baseB, frozen (a "selffer" network; a dip
+  here means the frozen and the retrained layers were co-adapted);
+- ``BnB+``: the same, every layer fine-tuned;
+- ``AnB``: the first n layers of baseA, frozen (a fall with n means the upper
+  layers are specific to A);
+- ``AnB+``: the same, every layer fine-tuned;
+- ``random``: the first n layers random and frozen (what copying buys).
+
+The layers above the cut are re-initialised by the model factory. Depth is
+counted as in :func:`~mtlbook.transfer.freeze.layers`. The result is a tidy
+table, one dict per trained network: ``condition``, ``n``, ``seed``,
+``accuracy``; ``baseB`` appears once per seed at ``n = 0``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import NamedTuple, Protocol
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from mtlbook.plot import PALETTE
+from mtlbook.transfer.freeze import BNPolicy, layers, set_cut
+
+#: The transferred conditions, in the order of Yosinski et al.'s Fig. 2.
+CONDITIONS = ("BnB", "BnB+", "AnB", "AnB+", "random")
+_SOURCE = {"BnB": "B", "BnB+": "B", "AnB": "A", "AnB+": "A", "random": None}
+_FROZEN = {"BnB": True, "BnB+": False, "AnB": True, "AnB+": False, "random": True}
+
+ModelFactory = Callable[[torch.Generator], nn.Module]
+Row = dict[str, object]
+
+
+class TaskData(NamedTuple):
+    """One class half. x_*: (n, ...) inputs; y_*: (n,) integer class labels."""
+
+    x_train: Tensor
+    y_train: Tensor
+    x_test: Tensor
+    y_test: Tensor
+
+
+class TrainFn(Protocol):
+    """Trains ``model`` in place on x: (n, ...), y: (n,) within a step budget."""
+
+    def __call__(
+        self,
+        model: nn.Module,
+        x: Tensor,
+        y: Tensor,
+        *,
+        steps: int,
+        generator: torch.Generator,
+    ) -> object: ...
+
+
+def split_classes(
+    labels: Tensor | np.ndarray | Sequence[int], rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split the distinct classes of ``labels`` at random into halves A and B.
+
+    labels: (n,) integer class labels. With an odd number of classes one
+    class is left out, so both halves have the same size (one factory builds
+    both base networks). Returns (classes_a, classes_b), each sorted, (k,).
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            f"rng must be a numpy Generator, got {type(rng).__name__}; "
+            "use np.random.default_rng(seed)"
+        )
+    array = labels.cpu().numpy() if isinstance(labels, Tensor) else labels
+    array = np.asarray(array)
+    if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer):
+        raise ValueError(
+            f"labels must be a 1-D array of integer class labels, got shape "
+            f"{array.shape} and dtype {array.dtype}"
+        )
+    classes = np.unique(array)
+    if len(classes) < 2:
+        raise ValueError(
+            f"labels has {len(classes)} distinct classes, so one half would be "
+            "empty; split_classes needs at least 2 classes"
+        )
+    half = len(classes) // 2
+    order = rng.permutation(classes)
+    return np.sort(order[:half]), np.sort(order[half : 2 * half])
+
+
+def select_classes(
+    x: Tensor, y: Tensor, classes: Sequence[int] | np.ndarray
+) -> tuple[Tensor, Tensor]:
+    """The examples of ``classes``. x: (n, ...), y: (n,) -> (m, ...), (m,)."""
+    _check_xy("x", "y", x, y)
+    keep = torch.isin(y, torch.as_tensor(np.asarray(classes), device=y.device))
+    return x[keep], y[keep]
+
+
+def make_mlp(sizes: Sequence[int], generator: torch.Generator) -> nn.Sequential:
+    """A ReLU MLP with ``len(sizes) - 1`` layers, initialised from ``generator``.
+
+    sizes: (input, hidden..., output). Input: (batch, sizes[0]). The layers are
+    built on the meta device and initialised with PyTorch's default rule from
+    ``generator``, so the global random state is never used.
+    """
+    if len(sizes) < 2 or any(not isinstance(s, int) or s < 1 for s in sizes):
+        raise ValueError(
+            f"sizes={list(sizes)!r} must be at least two positive ints, "
+            "(input, hidden..., output)"
+        )
+    modules: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
+        linear = nn.Linear(n_in, n_out, device="meta").to_empty(device="cpu")
+        # PyTorch's own nn.Linear initialisation, drawn from our generator.
+        nn.init.kaiming_uniform_(linear.weight, a=math.sqrt(5), generator=generator)
+        bound = 1.0 / math.sqrt(n_in)
+        nn.init.uniform_(linear.bias, -bound, bound, generator=generator)
+        modules.append(linear)
+        if i < len(sizes) - 2:
+            modules.append(nn.ReLU())
+    return nn.Sequential(*modules)
+
+
+def train_classifier(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    *,
+    steps: int,
+    generator: torch.Generator,
+    lr: float = 0.1,
+    momentum: float = 0.9,
+    batch_size: int = 64,
+    weight_decay: float = 0.0,
+) -> list[float]:
+    """Minibatch SGD on cross-entropy over the trainable parameters of ``model``.
+
+    x: (n, ...) and y: (n,) on the model's device; batches are drawn with
+    replacement from ``generator`` (a CPU generator). The default trainer of
+    :func:`layer_transfer`; adapt it with ``functools.partial``.
+    Returns: the loss of every step, length ``steps``.
+    """
+    _check_xy("x", "y", x, y)
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps={steps!r} must be a positive int")
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("model has no trainable parameters; lower the cut depth")
+    opt = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    model.train()
+    losses = []
+    for _ in range(steps):
+        index = torch.randint(len(x), (min(batch_size, len(x)),), generator=generator)
+        index = index.to(x.device)
+        loss = nn.functional.cross_entropy(model(x[index]), y[index])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
+@torch.no_grad()
+def accuracy(
+    model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 1024
+) -> float:
+    """Top-1 accuracy of ``model`` in eval mode. x: (n, ...), y: (n,)."""
+    _check_xy("x", "y", x, y)
+    was_training = model.training
+    model.eval()
+    try:
+        correct = sum(
+            (model(xb).argmax(dim=1) == yb).sum().item()
+            for xb, yb in zip(x.split(batch_size), y.split(batch_size), strict=True)
+        )
+    finally:
+        model.train(was_training)
+    return correct / len(x)
+
+
+def copy_layers(source: nn.Module, target: nn.Module, depth: int) -> None:
+    """Copy the parameters and buffers of ``layers(source)[:depth]`` into ``target``.
+
+    Both models must have the same layers (names and shapes); BatchNorm
+    running statistics travel with their layer.
+    """
+    src_layers, dst_layers = layers(source), layers(target)
+    if src_layers != dst_layers:
+        raise ValueError(
+            f"source and target have different layers ({src_layers} vs "
+            f"{dst_layers}); build both with the same model factory"
+        )
+    _check_cut(depth, len(src_layers), low=0, high=len(src_layers))
+    src_modules, dst_modules = (
+        dict(source.named_modules()),
+        dict(target.named_modules()),
+    )
+    with torch.no_grad():
+        for name in (n for layer in src_layers[:depth] for n in layer):
+            src, dst = src_modules[name], dst_modules[name]
+            pairs = [
+                *zip(
+                    _own(src.named_parameters), _own(dst.named_parameters), strict=True
+                ),
+                *zip(_own(src.named_buffers), _own(dst.named_buffers), strict=True),
+            ]
+            for (sname, s), (_, d) in pairs:
+                if s.shape != d.shape:
+                    raise ValueError(
+                        f"layer {name!r}.{sname} has shape {tuple(s.shape)} in the "
+                        f"source but {tuple(d.shape)} in the target"
+                    )
+                d.copy_(s)
+
+
+def build_condition(
+    condition: str,
+    n: int,
+    factory: ModelFactory,
+    generator: torch.Generator,
+    *,
+    base_a: nn.Module,
+    base_b: nn.Module,
+    bn: BNPolicy = "frozen",
+) -> nn.Module:
+    """A fresh ``factory`` network with its first n layers set up for ``condition``.
+
+    Copies ``layers[:n]`` from base_b (BnB, BnB+) or base_a (AnB, AnB+), or
+    keeps them random ("random"), then freezes them (BnB, AnB, random) with
+    :func:`set_cut` or leaves all layers trainable (the "+" conditions). The
+    model is on the device of ``base_b``, ready to train.
+    """
+    if condition not in CONDITIONS:
+        raise ValueError(
+            f"unknown condition {condition!r}; use one of {list(CONDITIONS)}"
+        )
+    model = factory(generator).to(_device_of(base_b))
+    _check_cut(n, len(layers(model)))
+    source = {"A": base_a, "B": base_b}.get(_SOURCE[condition] or "")
+    if source is not None:
+        copy_layers(source, model, n)
+    set_cut(model, n if _FROZEN[condition] else 0, bn=bn)
+    return model
+
+
+def layer_transfer(
+    factory: ModelFactory,
+    data_a: TaskData | Sequence[Tensor],
+    data_b: TaskData | Sequence[Tensor],
+    *,
+    steps: int,
+    seeds: Sequence[int],
+    train: TrainFn = train_classifier,
+    depths: Sequence[int] | None = None,
+    conditions: Sequence[str] = CONDITIONS,
+    bn: BNPolicy = "frozen",
+    device: torch.device | str | None = None,
+    inspect: Callable[[Row, nn.Module], None] | None = None,
+    progress: bool = False,
+) -> list[Row]:
+    """Run the layer-transfer experiment; one row per trained network.
+
+    ``factory(generator)`` builds the network (same architecture every call,
+    one output per class of a half). ``data_a``/``data_b`` hold the halves'
+    train and test tensors with their original labels (disjoint class sets of
+    equal size); labels are mapped to 0..k-1 within each half. Each network
+    gets ``train(model, x, y, steps=steps, generator=g)``. ``depths`` defaults
+    to 1..L-1. ``inspect(row, model)``, if given, sees every trained network
+    (baseA's row has n = 0 and its accuracy on A).
+
+    Returns: rows {"condition", "n", "seed", "accuracy"} (test accuracy on B),
+    baseB once per seed at n = 0, each other condition once per (n, seed).
+    """
+    a = _task_data("data_a", data_a)
+    b = _task_data("data_b", data_b)
+    _check_halves(a, b)
+    a, b = _relabel(a), _relabel(b)
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps={steps!r} must be a positive int")
+    seeds = list(seeds)
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds={seeds!r} must be a non-empty list of distinct ints")
+    for condition in conditions:
+        if condition not in CONDITIONS:
+            raise ValueError(
+                f"unknown condition {condition!r} in conditions; "
+                f"use a subset of {list(CONDITIONS)}"
+            )
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    a, b = _to(a, device), _to(b, device)
+    n_layers = len(layers(factory(torch.Generator().manual_seed(0))))
+    if n_layers < 2:
+        raise ValueError(
+            f"the factory's model has {n_layers} layer(s); layer transfer needs "
+            "at least 2 (a cut between them)"
+        )
+    depths = list(range(1, n_layers)) if depths is None else list(depths)
+    for n in depths:
+        _check_cut(n, n_layers)
+
+    rows: list[Row] = []
+    jobs = [(seed, n, c) for seed in seeds for n in depths for c in conditions]
+    bar = tqdm(total=len(seeds) * 2 + len(jobs), disable=not progress)
+    bases: dict[int, tuple[nn.Module, nn.Module]] = {}
+    for seed in seeds:
+        trained = []
+        for index, (name, half) in enumerate((("baseA", a), ("baseB", b))):
+            gen = _generator(seed, index, 0)
+            model = factory(gen).to(device)
+            train(model, half.x_train, half.y_train, steps=steps, generator=gen)
+            row: Row = {
+                "condition": name,
+                "n": 0,
+                "seed": seed,
+                "accuracy": accuracy(model, half.x_test, half.y_test),
+            }
+            if name == "baseB":
+                rows.append(row)
+            if inspect is not None:
+                inspect(row, model)
+            trained.append(model)
+            bar.update()
+        bases[seed] = (trained[0], trained[1])
+    for seed, n, condition in jobs:
+        gen = _generator(seed, 2 + CONDITIONS.index(condition), n)
+        base_a, base_b = bases[seed]
+        model = build_condition(
+            condition, n, factory, gen, base_a=base_a, base_b=base_b, bn=bn
+        )
+        train(model, b.x_train, b.y_train, steps=steps, generator=gen)
+        row = {
+            "condition": condition,
+            "n": n,
+            "seed": seed,
+            "accuracy": accuracy(model, b.x_test, b.y_test),
+        }
+        rows.append(row)
+        if inspect is not None:
+            inspect(row, model)
+        bar.update()
+    bar.close()
+    return rows
+
+
+def summarize(
+    rows: Iterable[Mapping[str, object]],
+    by: Sequence[str] = ("condition", "n"),
+    value: str = "accuracy",
+) -> list[Row]:
+    """Mean and sample standard deviation (ddof=1; 0 for one row) of ``value``.
+
+    Groups ``rows`` by the keys ``by``, in order of first appearance.
+    Returns: one row per group with the ``by`` keys, "mean", "std", "count".
+    """
+    groups: dict[tuple[object, ...], list[float]] = {}
+    for row in rows:
+        missing = [k for k in (*by, value) if k not in row]
+        if missing:
+            raise ValueError(f"a row lacks the keys {missing}: {dict(row)!r}")
+        groups.setdefault(tuple(row[k] for k in by), []).append(float(row[value]))
+    if not groups:
+        raise ValueError("rows is empty; nothing to summarize")
+    out = []
+    for key, values in groups.items():
+        std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+        out.append(
+            {
+                **dict(zip(by, key, strict=True)),
+                "mean": float(np.mean(values)),
+                "std": std,
+                "count": len(values),
+            }
+        )
+    return out
+
+
+#: Colours and markers after Yosinski et al. Fig. 2 (Okabe–Ito palette).
+STYLES: dict[str, dict[str, object]] = {
+    "baseB": {"color": PALETTE[7], "marker": "o", "mfc": "white"},
+    "BnB": {"color": PALETTE[0], "marker": "o"},
+    "BnB+": {"color": PALETTE[5], "marker": "s"},
+    "AnB": {"color": PALETTE[1], "marker": "D"},
+    "AnB+": {"color": PALETTE[3], "marker": "^"},
+    "random": {"color": "0.55", "marker": "x"},
+}
+
+
+def plot_layer_transfer(
+    ax: plt.Axes,
+    rows: Iterable[Mapping[str, object]],
+    *,
+    title: str = "Layer transfer",
+) -> plt.Axes:
+    """Yosinski et al.'s Fig. 2: accuracy on B against the cut depth n.
+
+    One small dot per seed, a line through the means of each condition, and
+    baseB as a dashed horizontal reference.
+    """
+    rows = list(rows)
+    summary = summarize(rows)
+    conditions = [
+        c for c in ("baseB", *CONDITIONS) if any(r["condition"] == c for r in rows)
+    ]
+    offsets = np.linspace(-0.15, 0.15, len(conditions))
+    for offset, condition in zip(offsets, conditions, strict=True):
+        style = STYLES[condition]
+        points = [r for r in rows if r["condition"] == condition]
+        ax.scatter(
+            [float(r["n"]) + offset for r in points],
+            [float(r["accuracy"]) for r in points],
+            s=10,
+            color=style["color"],
+            alpha=0.45,
+            linewidths=0,
+        )
+        means = [s for s in summary if s["condition"] == condition]
+        ax.plot(
+            [float(s["n"]) for s in means],
+            [float(s["mean"]) for s in means],
+            label=condition,
+            color=style["color"],
+            marker=style["marker"],
+            markerfacecolor=style.get("mfc", style["color"]),
+        )
+        if condition == "baseB":
+            ax.axhline(float(means[0]["mean"]), color=style["color"], ls="--", lw=1)
+    ns = sorted({int(r["n"]) for r in rows})
+    ax.set_xticks(ns)
+    ax.set(
+        title=title,
+        xlabel="layer n at which the network is chopped",
+        ylabel="top-1 test accuracy on B",
+    )
+    ax.legend(fontsize="small", ncol=2)
+    return ax
+
+
+# --- internals --------------------------------------------------------------
+
+
+def _own(
+    named: Callable[..., Iterable[tuple[str, Tensor]]],
+) -> list[tuple[str, Tensor]]:
+    return list(named(recurse=False))
+
+
+def _generator(seed: int, stream: int, n: int) -> torch.Generator:
+    """An independent CPU generator per (seed, network role, cut depth)."""
+    state = np.random.SeedSequence([seed, stream, n]).generate_state(1, np.uint64)[0]
+    return torch.Generator().manual_seed(int(state))
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    for p in model.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+def _check_cut(
+    n: object, n_layers: int, *, low: int = 1, high: int | None = None
+) -> None:
+    high = n_layers - 1 if high is None else high
+    if not isinstance(n, int) or isinstance(n, bool):
+        raise TypeError(f"cut depth n must be an int, got {type(n).__name__}")
+    if not low <= n <= high:
+        raise ValueError(
+            f"cut depth n={n} is beyond the model: it has {n_layers} layers, so "
+            f"use n in {low}..{high}"
+        )
+
+
+def _check_xy(xname: str, yname: str, x: object, y: object) -> None:
+    if not isinstance(x, Tensor) or not isinstance(y, Tensor):
+        raise TypeError(f"{xname} and {yname} must be tensors")
+    if y.ndim != 1 or x.ndim < 1 or len(x) != len(y):
+        raise ValueError(
+            f"{xname}: (n, ...) and {yname}: (n,) must have the same n, got shapes "
+            f"{tuple(x.shape)} and {tuple(y.shape)}"
+        )
+    if y.dtype.is_floating_point or y.dtype == torch.bool:
+        raise ValueError(f"{yname} must hold integer class labels, got {y.dtype}")
+
+
+def _task_data(arg: str, data: object) -> TaskData:
+    if not isinstance(data, Sequence) or len(data) != 4:
+        raise TypeError(
+            f"{arg} must be TaskData(x_train, y_train, x_test, y_test) or a "
+            "4-tuple of tensors"
+        )
+    task = TaskData(*data)
+    for split in ("train", "test"):
+        x, y = getattr(task, f"x_{split}"), getattr(task, f"y_{split}")
+        _check_xy(f"{arg}.x_{split}", f"{arg}.y_{split}", x, y)
+        if len(y) == 0:
+            raise ValueError(
+                f"{arg} has an empty {split} split; give every half train and "
+                "test examples (check select_classes against the labels)"
+            )
+        if x.is_floating_point() and not torch.isfinite(x).all():
+            raise ValueError(f"{arg}.x_{split} has NaN or inf values")
+    return task
+
+
+def _check_halves(a: TaskData, b: TaskData) -> None:
+    classes_a = set(torch.cat([a.y_train, a.y_test]).unique().tolist())
+    classes_b = set(torch.cat([b.y_train, b.y_test]).unique().tolist())
+    shared = classes_a & classes_b
+    if shared:
+        raise ValueError(
+            f"data_a and data_b share the classes {sorted(shared)}; A and B must "
+            "be disjoint halves (use split_classes and select_classes)"
+        )
+    if len(classes_a) != len(classes_b):
+        raise ValueError(
+            f"data_a has {len(classes_a)} classes but data_b {len(classes_b)}; "
+            "one factory builds both base networks, so give equal halves"
+        )
+
+
+def _relabel(task: TaskData) -> TaskData:
+    """Map the half's class ids to 0..k-1 (in sorted order)."""
+    classes = torch.cat([task.y_train, task.y_test]).unique()
+    return task._replace(
+        y_train=torch.searchsorted(classes, task.y_train),
+        y_test=torch.searchsorted(classes, task.y_test),
+    )
+
+
+def _to(task: TaskData, device: torch.device) -> TaskData:
+    return TaskData(*(t.to(device) for t in task))
