@@ -11,6 +11,11 @@ Two small protocols make the methods fit together (torchjd's naming):
   :class:`Mean`, :class:`MGDA`, :class:`PCGrad`, :class:`CAGrad`,
   :class:`NashMTL`, :class:`IMTLG`; with :func:`task_gradients`,
   :func:`set_gradients` and MGDA-UB's :func:`mgda_ub_weights`.
+
+Models (:class:`HardSharing`, :class:`CrossStitch`, :func:`l2_coupling`,
+:class:`MMoE`), the loop :func:`train_multitask` (and the single-task baseline
+:func:`train_single_task`), and diagnostics (:func:`gradient_cosines`,
+:func:`conflict_rate`, :func:`delta_m`) complete the package.
 """
 
 from mtlbook.multitask.aggregators import (
@@ -22,6 +27,7 @@ from mtlbook.multitask.aggregators import (
     NashMTL,
     PCGrad,
 )
+from mtlbook.multitask.diagnostics import conflict_rate, delta_m, gradient_cosines
 from mtlbook.multitask.famo import FAMO
 from mtlbook.multitask.gradients import (
     mgda_ub_weights,
@@ -30,6 +36,7 @@ from mtlbook.multitask.gradients import (
     task_gradients,
 )
 from mtlbook.multitask.gradnorm import GradNorm
+from mtlbook.multitask.models import CrossStitch, HardSharing, MMoE, l2_coupling
 from mtlbook.multitask.scalarizers import (
     DWA,
     EqualWeights,
@@ -47,6 +54,12 @@ from mtlbook.multitask.solvers import (
     min_norm_weights,
     nash_weights,
 )
+from mtlbook.multitask.train import (
+    History,
+    evaluate,
+    train_multitask,
+    train_single_task,
+)
 
 __all__ = [
     "DWA",
@@ -55,8 +68,12 @@ __all__ = [
     "MGDA",
     "Aggregator",
     "CAGrad",
+    "CrossStitch",
     "EqualWeights",
     "GradNorm",
+    "HardSharing",
+    "History",
+    "MMoE",
     "Mean",
     "NashMTL",
     "PCGrad",
@@ -65,7 +82,12 @@ __all__ = [
     "StaticWeights",
     "UncertaintyWeighting",
     "cagrad_weights",
+    "conflict_rate",
+    "delta_m",
+    "evaluate",
+    "gradient_cosines",
     "imtl_g_weights",
+    "l2_coupling",
     "mgda_ub_weights",
     "min_norm_two",
     "min_norm_weights",
@@ -75,4 +97,6 @@ __all__ = [
     "set_gradients",
     "simplex_grid",
     "task_gradients",
+    "train_multitask",
+    "train_single_task",
 ]

@@ -1,0 +1,411 @@
+"""One training loop for both kinds of multi-task methods, and what it records.
+
+``train_multitask`` takes exactly one of a *scalarizer* (task losses → one loss,
+one backward pass) or an *aggregator* (task gradients of the shared parameters
+→ one update, K backward passes). With ``use_representation=True`` the
+aggregator's weighting is applied to the gradients with respect to the model's
+shared ``representation`` instead (MGDA-UB for ``MGDA``). The returned
+:class:`History` holds the traces a chapter plots.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from mtlbook.multitask.aggregators import Aggregator
+from mtlbook.multitask.diagnostics import conflict_rate, gradient_cosines
+from mtlbook.multitask.gradients import (
+    representation_gramian,
+    set_gradients,
+    task_gradients,
+)
+from mtlbook.multitask.gradnorm import GradNorm
+from mtlbook.multitask.scalarizers import EqualWeights, Scalarizer
+
+LossFn = Callable[[Tensor, Tensor], Tensor]
+
+
+@dataclass(frozen=True)
+class History:
+    """Per-step traces of a multi-task run.
+
+    task_losses: (steps, K) training losses before each step; weights: (steps, K)
+    task weights the method applied (its own scale: Σ w = K for loss weights,
+    Σ w = 1 for MGDA-like ones); backward_passes: (steps,) autograd passes per
+    step (diagnostics not counted); diag_steps: (n,) the steps where cosines:
+    (n, K, K) and conflict_rate: (n,) were measured on the shared parameters.
+    """
+
+    task_losses: np.ndarray
+    weights: np.ndarray
+    backward_passes: np.ndarray
+    diag_steps: np.ndarray
+    cosines: np.ndarray
+    conflict_rate: np.ndarray
+
+
+class _Batches:
+    """Endless batches; a re-iterable source restarts (a new epoch) when it ends."""
+
+    def __init__(self, batches: Iterable[Any]) -> None:
+        self.source = batches
+        self.iterator: Iterator[Any] = iter(batches)
+        self.reiterable = self.iterator is not batches
+
+    def next(self) -> tuple[Any, bool]:
+        """Return (batch, True if a new epoch started with it)."""
+        try:
+            return next(self.iterator), False
+        except StopIteration:
+            if not self.reiterable:
+                raise ValueError(
+                    "batches ran out before `steps` steps; pass a list or a "
+                    "DataLoader (re-iterable: it restarts) or more batches"
+                ) from None
+            self.iterator = iter(self.source)
+            try:
+                return next(self.iterator), True
+            except StopIteration:
+                raise ValueError("batches is empty; pass at least one batch") from None
+
+
+def _split_targets(targets: Any, K: int) -> list[Tensor]:
+    """Targets as a list of K tensors (one per task, in the head order)."""
+    if not isinstance(targets, list | tuple) or len(targets) != K:
+        got = len(targets) if isinstance(targets, list | tuple) else "a tensor"
+        raise ValueError(
+            f"a batch has targets {type(targets).__name__} ({got}) for {K} tasks; "
+            "each batch must be (x, [target_1, ..., target_K]) (split a "
+            "(batch, K) label tensor with list(y.unbind(1)))"
+        )
+    return list(targets)
+
+
+def _task_losses(
+    model: nn.Module, x: Tensor, targets: list[Tensor], loss_fns: Sequence[LossFn]
+) -> Tensor:
+    """Forward pass and stacked task losses: (K,)."""
+    outputs = model(x)
+    if isinstance(outputs, Tensor) or len(outputs) != len(loss_fns):
+        n = "a tensor" if isinstance(outputs, Tensor) else f"{len(outputs)} outputs"
+        raise ValueError(
+            f"the model returned {n} but {len(loss_fns)} loss_fns were given; "
+            "pass one loss function per head"
+        )
+    return torch.stack(
+        [fn(y, t) for fn, y, t in zip(loss_fns, outputs, targets, strict=True)]
+    )
+
+
+def _check_finite(losses: Tensor, step: int) -> None:
+    bad = ~torch.isfinite(losses.detach())
+    if bad.any():
+        k = int(bad.nonzero()[0, 0])
+        raise ValueError(
+            f"step {step}: the loss of task {k} is {losses[k].item()}; training "
+            "diverged or the loss is ill-defined (lower the learning rate)"
+        )
+
+
+def _shared(model: nn.Module) -> list[Tensor]:
+    getter = getattr(model, "shared_parameters", None)
+    if getter is None:
+        raise ValueError(
+            "this needs the model's shared_parameters(); use a model from "
+            "mtlbook.multitask.models or add that method"
+        )
+    return [p for p in getter() if p.requires_grad]
+
+
+def _check_optimizer(optimizer: Any, scalarizer: Scalarizer | None) -> None:
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(
+            f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
+        )
+    if scalarizer is None:
+        return
+    in_optimizer = {id(p) for g in optimizer.param_groups for p in g["params"]}
+    if any(
+        p.requires_grad and id(p) not in in_optimizer for p in scalarizer.parameters()
+    ):
+        raise ValueError(
+            "the scalarizer has learnable weights that the optimizer does not "
+            "train; build it with [*model.parameters(), *scalarizer.parameters()]"
+        )
+
+
+def _aggregate_step(
+    losses: Tensor, shared: list[Tensor], rest: list[Tensor], aggregator: Aggregator
+) -> tuple[Tensor, Tensor]:
+    """K backward passes; sets .grad; returns (G: (K, P), weights: (K,)).
+
+    The shared parameters get the aggregated update; the others get Σ_k w_k ∇L_k
+    with the aggregator's weights (so ``Mean`` is exactly mean-loss training).
+    """
+    K = losses.shape[0]
+    rows, rest_grads = [], []
+    for k in range(K):
+        grads = torch.autograd.grad(
+            losses[k], shared + rest, retain_graph=k < K - 1, allow_unused=True
+        )
+        grads = [
+            torch.zeros_like(p) if g is None else g
+            for p, g in zip(shared + rest, grads, strict=True)
+        ]
+        rows.append(torch.cat([g.reshape(-1) for g in grads[: len(shared)]]))
+        rest_grads.append(grads[len(shared) :])
+    G = torch.stack(rows)
+    set_gradients(shared, aggregator(G))
+    weights = aggregator.weights
+    for i, p in enumerate(rest):
+        p.grad = sum(float(weights[k]) * rest_grads[k][i] for k in range(K)).detach()
+    return G, weights
+
+
+def train_multitask(
+    model: nn.Module,
+    batches: Iterable[Any],
+    loss_fns: Sequence[LossFn],
+    *,
+    steps: int,
+    optimizer: torch.optim.Optimizer,
+    scalarizer: Scalarizer | None = None,
+    aggregator: Aggregator | None = None,
+    use_representation: bool = False,
+    regularizer: Callable[[nn.Module], Tensor] | None = None,
+    diag_every: int | None = None,
+    device: torch.device | str | None = None,
+) -> History:
+    """Train ``model`` on K tasks for ``steps`` steps and return its :class:`History`.
+
+    batches: (x, targets) with x: (batch, ...) and targets a list of K tensors;
+    a list or DataLoader restarts when it ends, and each restart ends an epoch
+    (DWA's ``end_epoch`` gets the epoch's mean losses).
+    loss_fns: K functions (output_k, target_k) → (). Exactly one of
+    ``scalarizer`` or ``aggregator``; ``use_representation`` applies the
+    aggregator's weights computed from ∂L_k/∂``model.representation`` (MGDA-UB
+    with ``MGDA()``). ``regularizer(model)`` → () is added to the loss (e.g.
+    λ·l2_coupling(model.towers)). FAMO's ``after_step`` gets the losses on the same
+    batch after each step. Every ``diag_every`` steps (None: never) the task
+    gradients of the shared parameters are measured for cosines and conflicts.
+    """
+    if (scalarizer is None) == (aggregator is None):
+        raise ValueError(
+            "pass exactly one of scalarizer= (e.g. EqualWeights(K)) or "
+            "aggregator= (e.g. MGDA()), not both and not neither"
+        )
+    if scalarizer is not None and not isinstance(scalarizer, Scalarizer):
+        raise TypeError(
+            f"scalarizer must be a Scalarizer, got {type(scalarizer).__name__}"
+        )
+    if aggregator is not None and not isinstance(aggregator, Aggregator):
+        raise TypeError(
+            f"aggregator must be an Aggregator, got {type(aggregator).__name__}"
+        )
+    if use_representation and aggregator is None:
+        raise ValueError("use_representation=True needs an aggregator (e.g. MGDA())")
+    loss_fns = list(loss_fns)
+    K = len(loss_fns)
+    if K == 0 or not all(callable(f) for f in loss_fns):
+        raise ValueError("loss_fns must be a non-empty list of K loss functions")
+    n_heads = getattr(model, "n_tasks", None)
+    if n_heads is not None and n_heads != K:
+        raise ValueError(
+            f"got {K} loss_fns for a model with {n_heads} heads; pass one loss "
+            "function per head, in the head order"
+        )
+    if scalarizer is not None and scalarizer.n_tasks != K:
+        raise ValueError(
+            f"the scalarizer is for n_tasks={scalarizer.n_tasks}, got {K} loss_fns"
+        )
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps={steps!r} must be a positive int")
+    if diag_every is not None and (
+        isinstance(diag_every, bool)
+        or not isinstance(diag_every, int)
+        or diag_every < 1
+    ):
+        raise ValueError(f"diag_every={diag_every!r} must be a positive int or None")
+    _check_optimizer(optimizer, scalarizer)
+
+    needs_shared = aggregator is not None and not use_representation
+    shared: list[Tensor] = []
+    if needs_shared or diag_every is not None:
+        shared = _shared(model)
+    if needs_shared and not shared:
+        raise ValueError(
+            "the model has no shared parameters (e.g. shared_depth=0), so there "
+            "is nothing to aggregate; use a scalarizer"
+        )
+    shared_ids = {id(p) for p in shared}
+    rest = [
+        p for p in model.parameters() if p.requires_grad and id(p) not in shared_ids
+    ]
+    diagnose = diag_every is not None and K >= 2 and bool(shared)
+
+    source = _Batches(batches)
+    losses_log, weights_log, passes_log = [], [], []
+    diag_steps, cosines, conflicts = [], [], []
+    epoch_sum, epoch_count = torch.zeros(K, dtype=torch.float64), 0
+
+    for step in range(steps):
+        (x, targets), new_epoch = source.next()
+        if new_epoch and scalarizer is not None and epoch_count > 0:
+            scalarizer.end_epoch(epoch_sum / epoch_count)
+            epoch_sum, epoch_count = torch.zeros(K, dtype=torch.float64), 0
+        targets = _split_targets(targets, K)
+        if device is not None:
+            x, targets = x.to(device), [t.to(device) for t in targets]
+        model.train()
+        losses = _task_losses(model, x, targets, loss_fns)
+        _check_finite(losses, step)
+        optimizer.zero_grad(set_to_none=True)
+        G = None
+        diag_now = diagnose and step % diag_every == 0
+        if diag_now and not needs_shared:
+            G = task_gradients(losses, shared)  # extra passes, not counted
+        if scalarizer is not None:
+            loss = scalarizer(losses)
+            if regularizer is not None:
+                loss = loss + regularizer(model)
+            loss.backward()
+            passes = 1 + (K if isinstance(scalarizer, GradNorm) else 0)
+            weights = scalarizer.weights
+        elif use_representation:
+            representation = getattr(model, "representation", None)
+            if representation is None:
+                raise ValueError(
+                    "use_representation=True needs model.representation, the shared "
+                    "output that every head reads (a model with a shared trunk)"
+                )
+            weights = aggregator.weighting(
+                representation_gramian(losses, representation)
+            )
+            aggregator.weights = weights
+            loss = (weights.to(losses) * losses).sum()
+            if regularizer is not None:
+                loss = loss + regularizer(model)
+            loss.backward()
+            passes = K + 1
+        else:
+            G, weights = _aggregate_step(losses, shared, rest, aggregator)
+            passes = K
+            if regularizer is not None:
+                regularizer(model).backward()  # adds to the aggregated .grad
+                passes += 1
+        optimizer.step()
+        if scalarizer is not None and scalarizer.needs_losses_after_step:
+            with torch.no_grad():
+                scalarizer.after_step(_task_losses(model, x, targets, loss_fns))
+        if diag_now:
+            diag_steps.append(step)
+            cosines.append(gradient_cosines(G).cpu().numpy())
+            conflicts.append(conflict_rate(G))
+        detached = losses.detach().to("cpu", torch.float64)
+        epoch_sum += detached
+        epoch_count += 1
+        losses_log.append(detached.numpy())
+        weights_log.append(weights.detach().to("cpu", torch.float64).numpy())
+        passes_log.append(passes)
+
+    return History(
+        task_losses=np.stack(losses_log),
+        weights=np.stack(weights_log),
+        backward_passes=np.asarray(passes_log, dtype=np.int64),
+        diag_steps=np.asarray(diag_steps, dtype=np.int64),
+        cosines=np.asarray(cosines, dtype=np.float64).reshape(-1, K, K),
+        conflict_rate=np.asarray(conflicts, dtype=np.float64),
+    )
+
+
+class _OneTask:
+    """Re-iterable view of multi-task batches that keeps task ``k``'s target."""
+
+    def __init__(self, batches: Iterable[Any], task: int) -> None:
+        self.batches, self.task = batches, task
+
+    def __iter__(self) -> Iterator[tuple[Any, list[Tensor]]]:
+        for x, targets in self.batches:
+            if not isinstance(targets, list | tuple) or self.task >= len(targets):
+                raise ValueError(
+                    f"task={self.task}: each batch must be (x, [target_1, ..., "
+                    "target_K]) with more than `task` targets"
+                )
+            yield x, [targets[self.task]]
+
+
+def train_single_task(
+    model: nn.Module,
+    batches: Iterable[Any],
+    loss_fn: LossFn,
+    *,
+    task: int,
+    steps: int,
+    optimizer: torch.optim.Optimizer,
+    device: torch.device | str | None = None,
+) -> History:
+    """Single-task baseline for Δm: train a one-head ``model`` on task ``task``.
+
+    ``model`` returns a list with one output (e.g. ``mtl_model.single_task(k)``,
+    the same trunk and initial weights); batches are the multi-task batches, of
+    which only target ``task`` is used. Same loop as :func:`train_multitask`
+    with ``EqualWeights(1)``; History has K = 1.
+    """
+    if isinstance(task, bool) or not isinstance(task, int) or task < 0:
+        raise ValueError(f"task={task!r} must be a non-negative task index")
+    view: Iterable[Any] = _OneTask(batches, task)
+    if isinstance(batches, Iterator):
+        view = iter(view)  # one pass only, like the source
+    return train_multitask(
+        model,
+        view,
+        [loss_fn],
+        steps=steps,
+        optimizer=optimizer,
+        scalarizer=EqualWeights(1),
+        device=device,
+    )
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    batches: Iterable[Any],
+    metrics: Sequence[Callable[[Tensor, Tensor], Tensor | float]],
+    device: torch.device | str | None = None,
+) -> np.ndarray:
+    """Per-task metrics over all batches, weighted by batch size: (K,) float64.
+
+    metrics: K functions (output_k, target_k) → batch mean (e.g. accuracy).
+    """
+    metrics = list(metrics)
+    K = len(metrics)
+    if K == 0:
+        raise ValueError("metrics is empty; pass one metric function per task")
+    model.eval()
+    total, count = np.zeros(K), 0
+    for x, targets in batches:
+        targets = _split_targets(targets, K)
+        if device is not None:
+            x, targets = x.to(device), [t.to(device) for t in targets]
+        outputs = model(x)
+        if isinstance(outputs, Tensor) or len(outputs) != K:
+            raise ValueError(f"the model must return {K} outputs, one per metric")
+        n = len(targets[0])
+        total += n * np.array(
+            [float(m(y, t)) for m, y, t in zip(metrics, outputs, targets, strict=True)]
+        )
+        count += n
+    if count == 0:
+        raise ValueError("batches is empty; pass at least one batch")
+    values = total / count
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"a metric is not finite: {values.tolist()}")
+    return values
