@@ -4,7 +4,7 @@ Writes ``benchmarks/results/maml_sinusoid.json``; the meta-learning chapter
 renders it. Run from the repository root::
 
     .venv/bin/python benchmarks/maml_sinusoid.py                 # full: 70,000
-    .venv/bin/python benchmarks/maml_sinusoid.py --iterations 500 --out /tmp/x.json
+    .venv/bin/python benchmarks/maml_sinusoid.py --iterations 500 --out smoke.json
 
 Protocol (``PROTOCOLS.md``): y = A·sin(x − φ), A ~ U[0.1, 5], φ ~ U[0, π],
 x ~ U[−5, 5]; a 1-40-40-1 ReLU MLP, MSE; meta-training on K = 10 support + 10

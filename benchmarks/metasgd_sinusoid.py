@@ -4,7 +4,7 @@ Writes ``benchmarks/results/metasgd_sinusoid.json``; the meta-learning chapter
 renders it. Run from the repository root::
 
     .venv/bin/python benchmarks/metasgd_sinusoid.py              # full run
-    .venv/bin/python benchmarks/metasgd_sinusoid.py --iterations 500 --out /tmp/x.json
+    .venv/bin/python benchmarks/metasgd_sinusoid.py --iterations 500 --out smoke.json
 
 Protocol: the MAML sinusoid and 1-40-40-1 ReLU MLP (Finn et al. 2017), 5-shot,
 ONE adaptation step, trained that way too: 5 support + 5 query points per
