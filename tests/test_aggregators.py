@@ -463,3 +463,62 @@ def test_gradient_helpers_reject_bad_input() -> None:
         representation_gramian(losses, torch.ones(3, requires_grad=True))
     # sanity: min_norm_weights is on the simplex for a trivial Gramian
     np.testing.assert_allclose(min_norm_weights(np.eye(3)), np.full(3, 1 / 3))
+
+
+# ------------------------------------------ Nash-MTL on (nearly) opposite gradients
+def test_nash_weights_do_not_crash_on_numerically_opposite_gradients() -> None:
+    # regression: these rows are anti-parallel to 3e-12 relative, so G Gᵀ is
+    # singular in float64 and Newton's Hessian was too (LinAlgError before)
+    G = np.array(
+        [
+            [-2.7442140913969184, -0.008066967871532625],
+            [0.05456261790968281, 0.00016039378525365723],
+        ]
+    )
+    lengths = np.linalg.norm(G, axis=1)
+    for M in (G @ G.T, G @ G.T / np.linalg.norm(G @ G.T)):
+        alpha = nash_weights(M)
+        assert np.isfinite(alpha).all() and (alpha > 0).all()
+        # two tasks: α_i ∝ 1/‖g_i‖ (closed form), also on the ridge fallback
+        beta = alpha * np.sqrt(np.diag(M))
+        np.testing.assert_allclose(beta[0], beta[1], rtol=1e-12)
+    for dtype in (torch.float64, torch.float32):
+        aggregator = NashMTL()
+        d = aggregator(torch.tensor(G, dtype=dtype))
+        assert torch.isfinite(d).all()
+        assert (aggregator.weights > 0).all() and aggregator.weights.isfinite().all()
+    # no direction helps both tasks, so Nash-MTL takes (almost) no step
+    d = NashMTL()(torch.from_numpy(G))
+    assert d.norm() < 1e-6 * lengths.max()
+
+
+@FAST
+@given(
+    seed=st.integers(0, 10_000),
+    P=st.integers(2, 8),
+    log_sine=st.floats(-16.0, -1.0),
+    log_norms=st.tuples(st.floats(-3.0, 3.0), st.floats(-3.0, 3.0)),
+)
+def test_nash_weights_on_nearly_opposite_pairs_are_finite_and_optimal(
+    seed: int, P: int, log_sine: float, log_norms: tuple[float, float]
+) -> None:
+    rng = np.random.default_rng(seed)
+    u, v = np.linalg.qr(rng.normal(size=(P, 2)))[0].T  # orthonormal pair
+    sine = 10.0**log_sine  # sin of the angle between g_2 and −g_1
+    n1, n2 = 10.0 ** np.array(log_norms)
+    G = np.stack([n1 * u, n2 * (-np.sqrt(1.0 - sine**2) * u + sine * v)])
+    M = G @ G.T
+    alpha = nash_weights(M)
+    assert np.isfinite(alpha).all() and (alpha > 0).all()
+    beta = alpha * np.array([n1, n2])  # β_i = α_i ‖g_i‖
+    np.testing.assert_allclose(beta[0], beta[1], rtol=1e-12)
+    if sine >= 1e-4:  # float64 resolves the problem: the exact solution
+        # β∘Cβ = 1 with cos = −√(1 − s²): β = √(1 + √(1 − s²)) / s
+        expected = np.sqrt(1.0 + np.sqrt(1.0 - sine**2)) / sine
+        np.testing.assert_allclose(beta, expected, rtol=1e-6)
+        np.testing.assert_allclose(alpha * (M @ alpha), 1.0, rtol=0, atol=1e-6)
+    for dtype in (torch.float64, torch.float32):
+        aggregator = NashMTL()
+        d = aggregator(torch.tensor(G, dtype=dtype))
+        assert torch.isfinite(d).all()
+        assert (aggregator.weights > 0).all() and aggregator.weights.isfinite().all()

@@ -28,6 +28,7 @@ from mtlbook.multitask import (
     evaluate,
     gradient_cosines,
     l2_coupling,
+    representation_gramian,
     task_gradients,
     train_multitask,
     train_single_task,
@@ -353,3 +354,45 @@ def test_delta_m_validates_inputs():
         delta_m([1.0], [0.0], True)
     with pytest.raises(ValueError, match="higher_is_better"):
         delta_m([1.0, 2.0], [1.0, 2.0], [True])
+
+
+def _three_task_model() -> tuple[HardSharing, list[int]]:
+    """A shared trunk and three linear heads that count their backward passes."""
+    torch.manual_seed(0)
+    model = HardSharing(
+        [nn.Sequential(nn.Linear(4, 8), nn.Tanh())],
+        [nn.Linear(8, 1) for _ in range(3)],
+        shared_depth=1,
+    )
+    calls = [0, 0, 0]
+    for k, head in enumerate(model.heads):
+        head.register_full_backward_hook(
+            lambda *_, k=k: calls.__setitem__(k, calls[k] + 1)
+        )
+    return model, calls
+
+
+def test_loss_list_backpropagates_each_head_once_and_matches_stacked() -> None:
+    model, calls = _three_task_model()
+    x = torch.randn(5, 4)
+    terms = [out.square().mean() for out in model(x)]
+    gram_list = representation_gramian(terms, model.representation)
+    assert calls == [1, 1, 1]
+    gram_stacked = representation_gramian(torch.stack(terms), model.representation)
+    # A stacked vector's backward reaches every head for every task: K more each.
+    assert calls == [1 + 3, 1 + 3, 1 + 3]
+    torch.testing.assert_close(gram_list, gram_stacked, rtol=0, atol=0)
+    shared = list(model.trunk.parameters())
+    torch.testing.assert_close(
+        task_gradients(terms, shared),
+        task_gradients(torch.stack(terms), shared),
+        rtol=0,
+        atol=0,
+    )
+
+
+def test_loss_list_must_hold_scalars() -> None:
+    model, _ = _three_task_model()
+    outputs = model(torch.randn(5, 4))
+    with pytest.raises(ValueError, match="scalar"):
+        representation_gramian([o.square() for o in outputs], model.representation)

@@ -9,7 +9,7 @@ representation, then applied to the losses.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import torch
 from torch import Tensor
@@ -34,28 +34,49 @@ def _checked_params(params: Iterable[Tensor]) -> list[Tensor]:
     return params
 
 
-def _checked_task_losses(losses: Tensor) -> Tensor:
-    losses = check_losses(losses, None)
-    if not losses.requires_grad:
+def _loss_terms(losses: Tensor | Sequence[Tensor]) -> list[Tensor]:
+    """The K task losses as K scalar tensors, checked.
+
+    A list of the losses *before* ``torch.stack`` is the fast input: the
+    backward pass of ``stacked[k]`` sends (zero) gradients into every task's
+    head, so K gradients from a stacked vector traverse the heads K² times.
+    """
+    if isinstance(losses, Tensor):
+        stacked = check_losses(losses, None)
+        terms = list(stacked)
+    else:
+        terms = list(losses)
+        if not all(isinstance(t, Tensor) and t.ndim == 0 for t in terms):
+            raise ValueError(
+                "losses must be a (K,) tensor or a sequence of K scalar tensors, "
+                "one loss per task"
+            )
+        check_losses(torch.stack([t.detach() for t in terms]), None)
+        stacked = terms[0]
+    if not all(t.requires_grad for t in terms) or not stacked.requires_grad:
         raise ValueError(
             "losses do not require grad; compute them from the model's outputs "
             "with autograd enabled (not under torch.no_grad())"
         )
-    return losses
+    return terms
 
 
-def task_gradients(losses: Tensor, params: Iterable[Tensor]) -> Tensor:
+def task_gradients(
+    losses: Tensor | Sequence[Tensor], params: Iterable[Tensor]
+) -> Tensor:
     """Stack the gradient of each task loss; losses: (K,) → G: (K, P).
 
     P is the total number of entries of ``params`` (flattened in order). Takes K
     backward passes and keeps the graph, so ``losses`` can still be
     backpropagated afterwards (e.g. for the task-specific heads). A parameter a
-    task does not use gets a zero gradient for that task.
+    task does not use gets a zero gradient for that task. ``losses`` may also be
+    the list of K scalar losses before stacking, which is faster (see
+    :func:`representation_gramian`).
     """
-    losses = _checked_task_losses(losses)
+    terms = _loss_terms(losses)
     params = _checked_params(params)
     rows = []
-    for loss in losses:
+    for loss in terms:
         grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
         rows.append(
             torch.cat(
@@ -90,21 +111,26 @@ def set_gradients(params: Iterable[Tensor], update: Tensor) -> None:
         start += p.numel()
 
 
-def representation_gramian(losses: Tensor, representation: Tensor) -> Tensor:
+def representation_gramian(
+    losses: Tensor | Sequence[Tensor], representation: Tensor
+) -> Tensor:
     """Gram matrix of the task gradients w.r.t. a shared representation.
 
     losses: (K,); representation: (batch, ...) the shared trunk's output that every
     task head reads. Returns Z Zᵀ: (K, K) with row i of Z the flattened ∂L_i/∂z.
-    Each gradient only backpropagates through the heads, not the trunk.
+    Each gradient only backpropagates through the heads, not the trunk. Pass the
+    K scalar losses as a list (before ``torch.stack``) to backpropagate each head
+    once: the gradient of ``stacked[i]`` also runs every other head's backward
+    (with zeros), which makes K gradients cost K² head passes.
     """
-    losses = _checked_task_losses(losses)
+    terms = _loss_terms(losses)
     if not isinstance(representation, Tensor) or not representation.requires_grad:
         raise ValueError(
             "representation must be the trunk's output tensor, part of the graph "
             "of the losses (requires grad)"
         )
     rows = []
-    for i, loss in enumerate(losses):
+    for i, loss in enumerate(terms):
         (grad,) = torch.autograd.grad(
             loss, representation, retain_graph=True, allow_unused=True
         )
@@ -119,7 +145,10 @@ def representation_gramian(losses: Tensor, representation: Tensor) -> Tensor:
 
 
 def mgda_ub_weights(
-    losses: Tensor, representation: Tensor, tol: float = 1e-10, max_iter: int = 1000
+    losses: Tensor | Sequence[Tensor],
+    representation: Tensor,
+    tol: float = 1e-10,
+    max_iter: int = 1000,
 ) -> Tensor:
     """MGDA-UB task weights (Sener & Koltun 2018, Section 3.3): (K,), Σ w = 1.
 
@@ -132,4 +161,5 @@ def mgda_ub_weights(
     """
     gram = representation_gramian(losses, representation)
     weights = MGDA(tol=tol, max_iter=max_iter).weighting(gram)
-    return weights.to(dtype=losses.dtype, device=losses.device)
+    like = _loss_terms(losses)[0]
+    return weights.to(dtype=like.dtype, device=like.device)

@@ -208,12 +208,16 @@ def nash_weights(
 
     gram: (K, K) = G Gᵀ. Navon et al. (2022, eq. 6) define the update d = Σ α_i g_i
     by g_i·d = 1/α_i for every task i. Those α are the stationary point of the
-    strictly convex f(α) = ½ αᵀMα − Σ log α_i (its gradient is Mα − 1/α), which
-    is self-concordant, so damped Newton converges from any positive start and
-    never leaves α > 0 (Boyd & Vandenberghe 2004, §9.6). When no solution exists
-    (linearly dependent gradients, e.g. two opposite ones: no direction helps
-    both) f is unbounded below and α runs off to infinity; then ``ridge`` × ‖g_i‖²
-    is added to each diagonal entry, which keeps α finite and d ≈ 0. Stops when
+    convex f(α) = ½ αᵀMα − Σ log α_i (its gradient is Mα − 1/α), which is
+    self-concordant, so damped Newton converges from any positive start and never
+    leaves α > 0 (Boyd & Vandenberghe 2004, §9.6). It is solved for β_i = α_i‖g_i‖
+    on the cosine matrix C_ij = M_ij / (‖g_i‖‖g_j‖), where β∘Cβ = 1 is the same
+    equation whatever the gradients' scales. When no solution exists (a convex
+    combination of the gradients is 0, e.g. two opposite ones: no direction helps
+    both) f is unbounded below and α runs off to infinity; then ``ridge`` is added
+    to C's diagonal (``ridge`` × ‖g_i‖² on M's), which keeps α finite and d ≈ 0.
+    Nearly opposite gradients that float64 cannot tell from opposite ones take the
+    same way. For two tasks both ways give α_i ∝ 1/‖g_i‖ exactly. Stops when
     max_i |α_i (Mα)_i − 1| ≤ tol, or when the Newton decrement stops shrinking
     (float64 precision is spent).
     """
@@ -226,40 +230,51 @@ def nash_weights(
             "weights are undefined; skip the update"
         )
     has_zero_gradient = bool(np.any(np.diag(M) <= 0.0))  # then no α exists
-    alpha = None if has_zero_gradient else _damped_newton(M, tol, max_iter)
-    if alpha is None:
-        # ridge ∝ each ‖g_i‖² (floored for zero gradients), so it perturbs every
-        # task's equation by the same relative amount whatever their scales
-        ridged = M + ridge * np.diag(np.maximum(np.diag(M), 1e-12 * scale))
-        alpha = _damped_newton(ridged, tol, max_iter)
-    if alpha is None:
+    lengths = np.sqrt(np.maximum(np.diag(M), 1e-12 * scale))  # floored ‖g_i‖
+    C = M / lengths[:, None] / lengths[None, :]
+    # a Gram matrix rounded (e.g. formed in float32) can be slightly indefinite,
+    # which would make even the ridged f unbounded: use the nearest PSD matrix
+    values, vectors = np.linalg.eigh(C)
+    C = (vectors * np.maximum(values, 0.0)) @ vectors.T
+    beta = None if has_zero_gradient else _damped_newton(C, tol, max_iter)
+    if beta is None:
+        beta = _damped_newton(C + ridge * np.eye(K), tol, max_iter)
+    if beta is None:
         raise RuntimeError(
             f"Nash-MTL's solver did not converge in {max_iter} Newton steps; "
             "raise max_iter or loosen tol"
         )
-    return alpha
+    return beta / lengths
 
 
 def _damped_newton(A: np.ndarray, tol: float, max_iter: int) -> np.ndarray | None:
-    """Minimise ½ αᵀAα − Σ log α_i; None if α diverges (no solution)."""
+    """Minimise ½ αᵀAα − Σ log α_i; None if α diverges (no solution).
+
+    The Newton system H s = −∇f with H = A + diag(1/α²) is solved in the scaled
+    variable y = −s/α: (D A D + I) y = α∘(Aα) − 1 with D = diag(α). H itself turns
+    numerically singular when α grows (nearly opposite gradients make A singular
+    and 1/α² vanishes next to it), but D A D + I has every eigenvalue ≥ 1, so the
+    scaled step always exists; it is solved through the eigendecomposition of
+    D A D, with rounding-level negative eigenvalues clipped to 0.
+    """
     lengths = np.sqrt(np.diag(A))  # ‖g_i‖, all > 0 here
     alpha = 1.0 / lengths  # exact when the gradients are orthogonal
     previous = np.inf
     for _ in range(max_iter):
-        A_alpha = A @ alpha
-        if np.max(np.abs(alpha * A_alpha - 1.0)) <= tol:
+        residual = alpha * (A @ alpha) - 1.0  # = α∘∇f; 0 at the solution
+        if np.max(np.abs(residual)) <= tol:
             return alpha
-        if np.max(alpha * lengths) > 1e8:
+        if not np.all(np.isfinite(alpha)) or np.max(alpha * lengths) > 1e8:
             return None  # running off to infinity: f is unbounded below
-        grad = A_alpha - 1.0 / alpha
-        hessian = A + np.diag(1.0 / alpha**2)
-        step = -np.linalg.solve(hessian, grad)
-        decrement = np.sqrt(max(-float(grad @ step), 0.0))  # Newton decrement λ
+        values, vectors = np.linalg.eigh(alpha[:, None] * A * alpha[None, :])
+        y = vectors @ ((vectors.T @ residual) / (1.0 + np.maximum(values, 0.0)))
+        decrement = np.sqrt(max(float(residual @ y), 0.0))  # Newton decrement λ
         if decrement < 0.25 and decrement >= previous:
             return alpha  # λ stopped shrinking in the quadratic phase: float64 floor
         previous = decrement
-        # full Newton steps once λ < 1/4 (quadratic phase), damped 1/(1+λ) before
-        alpha = alpha + (step if decrement < 0.25 else step / (1.0 + decrement))
+        # full Newton steps once λ < 1/4 (quadratic phase), damped 1/(1+λ) before;
+        # |y_i| ≤ λ, so each α_i changes by a factor in (0, 2): α stays positive
+        alpha = alpha * (1.0 - (y if decrement < 0.25 else y / (1.0 + decrement)))
     return None
 
 

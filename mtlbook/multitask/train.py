@@ -90,8 +90,8 @@ def _split_targets(targets: Any, K: int) -> list[Tensor]:
 
 def _task_losses(
     model: nn.Module, x: Tensor, targets: list[Tensor], loss_fns: Sequence[LossFn]
-) -> Tensor:
-    """Forward pass and stacked task losses: (K,)."""
+) -> list[Tensor]:
+    """Forward pass and the K scalar task losses (a list, see _aggregate_step)."""
     outputs = model(x)
     if isinstance(outputs, Tensor) or len(outputs) != len(loss_fns):
         n = "a tensor" if isinstance(outputs, Tensor) else f"{len(outputs)} outputs"
@@ -99,9 +99,7 @@ def _task_losses(
             f"the model returned {n} but {len(loss_fns)} loss_fns were given; "
             "pass one loss function per head"
         )
-    return torch.stack(
-        [fn(y, t) for fn, y, t in zip(loss_fns, outputs, targets, strict=True)]
-    )
+    return [fn(y, t) for fn, y, t in zip(loss_fns, outputs, targets, strict=True)]
 
 
 def _check_finite(losses: Tensor, step: int) -> None:
@@ -142,18 +140,23 @@ def _check_optimizer(optimizer: Any, scalarizer: Scalarizer | None) -> None:
 
 
 def _aggregate_step(
-    losses: Tensor, shared: list[Tensor], rest: list[Tensor], aggregator: Aggregator
+    terms: list[Tensor],
+    shared: list[Tensor],
+    rest: list[Tensor],
+    aggregator: Aggregator,
 ) -> tuple[Tensor, Tensor]:
     """K backward passes; sets .grad; returns (G: (K, P), weights: (K,)).
 
     The shared parameters get the aggregated update; the others get Σ_k w_k ∇L_k
     with the aggregator's weights (so ``Mean`` is exactly mean-loss training).
+    terms: the K scalar losses before stacking, so that task k's backward pass
+    does not also run every other head's backward with zeros.
     """
-    K = losses.shape[0]
+    K = len(terms)
     rows, rest_grads = [], []
     for k in range(K):
         grads = torch.autograd.grad(
-            losses[k], shared + rest, retain_graph=k < K - 1, allow_unused=True
+            terms[k], shared + rest, retain_graph=k < K - 1, allow_unused=True
         )
         grads = [
             torch.zeros_like(p) if g is None else g
@@ -264,13 +267,14 @@ def train_multitask(
         if device is not None:
             x, targets = x.to(device), [t.to(device) for t in targets]
         model.train()
-        losses = _task_losses(model, x, targets, loss_fns)
+        terms = _task_losses(model, x, targets, loss_fns)
+        losses = torch.stack(terms)
         _check_finite(losses, step)
         optimizer.zero_grad(set_to_none=True)
         G = None
         diag_now = diagnose and step % diag_every == 0
         if diag_now and not needs_shared:
-            G = task_gradients(losses, shared)  # extra passes, not counted
+            G = task_gradients(terms, shared)  # extra passes, not counted
         if scalarizer is not None:
             loss = scalarizer(losses)
             if regularizer is not None:
@@ -286,7 +290,7 @@ def train_multitask(
                     "output that every head reads (a model with a shared trunk)"
                 )
             weights = aggregator.weighting(
-                representation_gramian(losses, representation)
+                representation_gramian(terms, representation)
             )
             aggregator.weights = weights
             loss = (weights.to(losses) * losses).sum()
@@ -295,7 +299,7 @@ def train_multitask(
             loss.backward()
             passes = K + 1
         else:
-            G, weights = _aggregate_step(losses, shared, rest, aggregator)
+            G, weights = _aggregate_step(terms, shared, rest, aggregator)
             passes = K
             if regularizer is not None:
                 regularizer(model).backward()  # adds to the aggregated .grad
@@ -303,7 +307,9 @@ def train_multitask(
         optimizer.step()
         if scalarizer is not None and scalarizer.needs_losses_after_step:
             with torch.no_grad():
-                scalarizer.after_step(_task_losses(model, x, targets, loss_fns))
+                scalarizer.after_step(
+                    torch.stack(_task_losses(model, x, targets, loss_fns))
+                )
         if diag_now:
             diag_steps.append(step)
             cosines.append(gradient_cosines(G).cpu().numpy())
