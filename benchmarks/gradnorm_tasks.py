@@ -1,0 +1,268 @@
+"""GradNorm regression tasks with σ = (1, 100): how each scalarizer balances them.
+
+Writes ``benchmarks/results/gradnorm_tasks.json``; the multi-task chapter renders
+it. Run from the repository root::
+
+    .venv/bin/python benchmarks/gradnorm_tasks.py                  # full run
+    .venv/bin/python benchmarks/gradnorm_tasks.py --smoke --out /tmp/g.json
+
+Protocol (``PROTOCOLS.md``, "GradNorm regression"; Chen et al. 2018 §4): T = 2
+tasks f_i(x) = σ_i tanh((B + ε_i)x) with σ = (1, 100) from
+:func:`mtlbook.data.mtl_toys.gradnorm_tasks`; a hard-sharing trunk of 4 ReLU
+layers of 100 units and one affine head per task; mean-squared error per task.
+Methods: equal weights, GradNorm (α = 0.12, W = the last shared layer),
+uncertainty weighting (Kendall et al. 2018), DWA (T = 2) and FAMO. Each seed
+draws its own tasks and initial weights; every method starts from the same
+initial model for a seed. Recorded: the task weights (subsampled) and the test
+Σ_i L_i/L_i(0), with L_i(0) the test loss of the untrained model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import itertools
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = "1"  # one core: set before torch starts
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from mtlbook.data.mtl_toys import gradnorm_tasks  # noqa: E402
+from mtlbook.multitask import (  # noqa: E402
+    DWA,
+    FAMO,
+    EqualWeights,
+    GradNorm,
+    HardSharing,
+    UncertaintyWeighting,
+    train_multitask,
+)
+
+RESULT = Path(__file__).parent / "results" / "gradnorm_tasks.json"
+SIGMAS = (1.0, 100.0)
+ALPHA = 0.12
+METHODS = ("ew", "gradnorm", "uncertainty", "dwa", "famo")
+LABELS = {
+    "ew": "equal weights",
+    "gradnorm": "GradNorm (α = 0.12)",
+    "uncertainty": "uncertainty weighting",
+    "dwa": "DWA (T = 2)",
+    "famo": "FAMO",
+}
+FULL = {"seeds": 3, "steps": 8000, "n_train": 2000, "n_test": 1000, "batch": 100}
+SMOKE = {"seeds": 1, "steps": 60, "n_train": 200, "n_test": 100, "batch": 50}
+LR = 1e-3
+N_POINTS = 61  # points kept per trace
+
+
+def make_model(width: int = 100, depth: int = 4) -> HardSharing:
+    """4 ReLU layers of 100 units shared, one affine head (100 → 100) per task."""
+    dims = [250] + [width] * depth
+    layers = [
+        nn.Sequential(nn.Linear(a, b), nn.ReLU()) for a, b in itertools.pairwise(dims)
+    ]
+    heads = [nn.Linear(width, 100) for _ in SIGMAS]
+    return HardSharing(layers, heads, shared_depth=depth)
+
+
+def make_scalarizer(method: str, model: HardSharing) -> Any:
+    """The scalarizer of one method, built for this model."""
+    K = len(SIGMAS)
+    if method == "ew":
+        return EqualWeights(K)
+    if method == "gradnorm":
+        return GradNorm(K, model.last_shared_parameters(), alpha=ALPHA)
+    if method == "uncertainty":
+        return UncertaintyWeighting(K)
+    if method == "dwa":
+        return DWA(K, temperature=2.0)
+    if method == "famo":
+        return FAMO(K)
+    raise ValueError(f"unknown method {method!r}")
+
+
+def test_losses(model: HardSharing, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+    """Per-task test MSE: (K,)."""
+    with torch.no_grad():
+        outputs = model(x)
+        return np.array(
+            [float(((o - t) ** 2).mean()) for o, t in zip(outputs, y, strict=True)]
+        )
+
+
+class _Epochs:
+    """The training batches, re-iterable; measures the test losses at each epoch.
+
+    ``train_multitask`` restarts the list at every epoch (which DWA needs), so
+    the start of an iteration is the point where the model has finished the
+    previous epoch.
+    """
+
+    def __init__(self, batches: list, model: HardSharing, x: Any, y: Any) -> None:
+        self.batches, self.model, self.x, self.y = batches, model, x, y
+        self.test_losses: list[np.ndarray] = []
+
+    def __iter__(self) -> Any:
+        self.test_losses.append(test_losses(self.model, self.x, self.y))
+        return iter(self.batches)
+
+
+def _subsample(n: int) -> np.ndarray:
+    """At most N_POINTS indices out of n, first and last included."""
+    return np.unique(np.linspace(0, n - 1, min(n, N_POINTS)).round().astype(int))
+
+
+def run_seed(seed: int, cfg: dict[str, int]) -> dict[str, Any]:
+    """Every method on the tasks of one seed, from one initial model."""
+    tasks = gradnorm_tasks(
+        2,
+        SIGMAS,
+        n_train=cfg["n_train"],
+        n_test=cfg["n_test"],
+        generator=torch.Generator().manual_seed(seed),
+    )
+    torch.manual_seed(seed)
+    initial = make_model()
+    mse = nn.functional.mse_loss
+    b = cfg["batch"]
+    batches = [
+        (tasks.x_train[i : i + b], [tasks.y_train[k, i : i + b] for k in range(2)])
+        for i in range(0, cfg["n_train"], b)
+    ]
+    base = test_losses(initial, tasks.x_test, tasks.y_test)
+    out: dict[str, Any] = {"initial_test_losses": base.tolist()}
+    for method in METHODS:
+        model = copy.deepcopy(initial)
+        scalarizer = make_scalarizer(method, model)
+        optimizer = torch.optim.Adam(
+            [*model.parameters(), *scalarizer.parameters()], lr=LR
+        )
+        epochs = _Epochs(batches, model, tasks.x_test, tasks.y_test)
+        t0 = time.perf_counter()
+        history = train_multitask(
+            model,
+            epochs,
+            [mse, mse],
+            steps=cfg["steps"],
+            optimizer=optimizer,
+            scalarizer=scalarizer,
+        )
+        wall = time.perf_counter() - t0
+        final = test_losses(model, tasks.x_test, tasks.y_test)
+        # test losses at the start of every epoch, then after the last step
+        ratios = np.array([*epochs.test_losses, final]) / base
+        epoch_steps = [len(batches) * e for e in range(len(epochs.test_losses))]
+        keep = _subsample(len(ratios))
+        steps = [*epoch_steps, cfg["steps"]]
+        w_every = max(1, cfg["steps"] // (N_POINTS - 1))
+        out[method] = {
+            "steps": [steps[i] for i in keep],
+            "test_ratio_per_task": np.round(ratios[keep], 5).tolist(),
+            "test_sum_ratio": np.round(ratios[keep].sum(axis=1), 5).tolist(),
+            "weight_steps": list(range(0, cfg["steps"], w_every)),
+            "weights": np.round(history.weights[::w_every], 5).tolist(),
+            "final_test_sum_ratio": round(float(ratios[-1].sum()), 5),
+            "final_test_ratio_per_task": np.round(ratios[-1], 5).tolist(),
+            "final_weights": np.round(history.weights[-1], 5).tolist(),
+            "final_train_losses": np.round(history.task_losses[-1], 5).tolist(),
+            "wall_s": round(wall, 1),
+        }
+    return out
+
+
+def claims(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The published claims, checked on every seed."""
+    gn_w = [r["gradnorm"]["final_weights"] for r in runs]
+    gn = [r["gradnorm"]["final_test_sum_ratio"] for r in runs]
+    ew = [r["ew"]["final_test_sum_ratio"] for r in runs]
+    # "uncertainty weights keep growing": the weights at the end are larger than
+    # at half time, for both tasks, on every seed.
+    growth = []
+    for r in runs:
+        w = np.array(r["uncertainty"]["weights"])
+        growth.append((w[-1] / w[len(w) // 2]).tolist())
+    return {
+        "gradnorm_final_w0_gt_1_gt_w1": {
+            "measured": gn_w,
+            "target": "w_0 > 1 > w_1 on every seed",
+            "pass": all(w[0] > 1 > w[1] for w in gn_w),
+        },
+        "gradnorm_test_sum_ratio_below_ew": {
+            "measured": {"gradnorm": gn, "ew": ew},
+            "target": "GradNorm's final test Σ L_i/L_i(0) < EW's on every seed",
+            "pass": all(g < e for g, e in zip(gn, ew, strict=True)),
+        },
+        "uncertainty_weights_keep_growing": {
+            "measured": np.round(growth, 4).tolist(),
+            "target": "w_i(end) / w_i(half time) > 1 for both tasks, every seed",
+            "pass": all(min(g) > 1 for g in growth),
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="seconds-long run")
+    parser.add_argument("--out", type=Path, default=RESULT)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    cfg = SMOKE if args.smoke else FULL
+    t0 = time.perf_counter()
+    seeds = list(range(cfg["seeds"]))
+    runs = [run_seed(s, cfg) for s in seeds]
+    summary = {
+        m: {
+            "final_test_sum_ratio_mean": round(
+                float(np.mean([r[m]["final_test_sum_ratio"] for r in runs])), 5
+            ),
+            "final_test_sum_ratio_std": round(
+                float(np.std([r[m]["final_test_sum_ratio"] for r in runs])), 5
+            ),
+        }
+        for m in METHODS
+    }
+    result = {
+        "smoke": args.smoke,
+        "settings": {
+            **cfg,
+            "sigmas": SIGMAS,
+            "trunk": "4 x (Linear 100 + ReLU), shared; affine heads 100 -> 100",
+            "loss": "mean-squared error per task",
+            "optimizer": f"Adam lr {LR} (model and uncertainty log-variances)",
+            "gradnorm": {"alpha": ALPHA, "lr": 0.025, "W": "last shared layer"},
+            "famo": {"lr": 0.025, "gamma": 0.01, "min_losses": [0.0, 0.0]},
+            "dwa": {"temperature": 2.0, "epoch": "one pass over the train set"},
+            "test_ratio": "test MSE_i / test MSE_i of the untrained model, at the "
+            "start of every epoch (subsampled) and after the last step",
+            "weights_scale": "as each method reports them: Σw = 2 (EW, GradNorm, "
+            "DWA), 1/(2σ²) (uncertainty), Σz = 1 (FAMO)",
+        },
+        "seeds": seeds,
+        "methods": LABELS,
+        "runs": runs,
+        "summary": summary,
+        "claims": claims(runs),
+        "wall_time_s": round(time.perf_counter() - t0, 1),
+        "machine": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+        },
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, separators=(",", ":")) + "\n")
+    tmp.replace(args.out)
+
+
+if __name__ == "__main__":
+    main()
