@@ -282,14 +282,13 @@ def main() -> None:
             "statistic": "median CPU seconds of the torch thread per step; "
             "ratio = median / EW's median",
             "note": (
-                "MGDA-UB computes K gradients w.r.t. the representation from the "
-                "per-task losses before stacking (each head backpropagated once),"
-                " then one ordinary backward pass. Its remaining overhead is K "
-                "small autograd calls of fixed per-call cost, large next to this "
-                "small trunk's step (a few ms); the published 25x MGDA/MGDA-UB "
-                "ratio used a large convolutional encoder whose backward "
-                "dominates. Until commit 430e3f0 each of the K gradients ran "
-                "every head's backward (O(K^2)), which gave 6.9x at K = 40."
+                "MGDA-UB: HardSharing gives every task its own view of the "
+                "representation z, so one backward call of the summed losses, "
+                "stopping at the views, yields all K gradients dL_k/dz; then one "
+                "ordinary backward pass of the weighted loss (2 backward calls "
+                "per step). Before that change each dL_k/dz was its own call on "
+                "the stacked losses, which ran every head's backward each time "
+                "(O(K^2)) and cost 6.9x equal weighting at K = 40."
             ),
             "seed": SEED,
             "k_backward_methods": list(K_BACKWARD),

@@ -112,7 +112,7 @@ def set_gradients(params: Iterable[Tensor], update: Tensor) -> None:
 
 
 def representation_gramian(
-    losses: Tensor | Sequence[Tensor], representation: Tensor
+    losses: Tensor | Sequence[Tensor], representation: Tensor | Sequence[Tensor]
 ) -> Tensor:
     """Gram matrix of the task gradients w.r.t. a shared representation.
 
@@ -122,18 +122,41 @@ def representation_gramian(
     K scalar losses as a list (before ``torch.stack``) to backpropagate each head
     once: the gradient of ``stacked[i]`` also runs every other head's backward
     (with zeros), which makes K gradients cost K² head passes.
+
+    representation may also be K tensors, task i reading only the i-th (e.g.
+    ``HardSharing.task_representations``, views of z): then one backward call
+    of Σ_i L_i gives all K rows, the cheapest way.
     """
     terms = _loss_terms(losses)
-    if not isinstance(representation, Tensor) or not representation.requires_grad:
+    if isinstance(representation, Tensor):
+        per_task = None
+        reps = [representation]
+    else:
+        per_task = list(representation)
+        reps = per_task
+        if len(per_task) != len(terms):
+            raise ValueError(
+                f"got {len(per_task)} task representations for {len(terms)} "
+                "losses; pass one per task, or the one shared tensor"
+            )
+    if not all(isinstance(r, Tensor) and r.requires_grad for r in reps):
         raise ValueError(
             "representation must be the trunk's output tensor, part of the graph "
             "of the losses (requires grad)"
         )
-    rows = []
-    for i, loss in enumerate(terms):
-        (grad,) = torch.autograd.grad(
-            loss, representation, retain_graph=True, allow_unused=True
+    if per_task is not None:
+        grads = torch.autograd.grad(
+            torch.stack(terms).sum(), per_task, retain_graph=True, allow_unused=True
         )
+    else:
+        grads = [
+            torch.autograd.grad(
+                loss, representation, retain_graph=True, allow_unused=True
+            )[0]
+            for loss in terms
+        ]
+    rows = []
+    for i, grad in enumerate(grads):
         if grad is None:
             raise ValueError(
                 f"losses[{i}] does not depend on representation; pass the shared "

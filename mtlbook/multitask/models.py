@@ -61,6 +61,7 @@ class HardSharing(nn.Module):
         )
         self.heads = nn.ModuleList(heads)
         self.representation: Tensor | None = None
+        self.task_representations: list[Tensor] | None = None
 
     @property
     def n_tasks(self) -> int:
@@ -68,11 +69,18 @@ class HardSharing(nn.Module):
         return len(self.heads)
 
     def forward(self, x: Tensor) -> list[Tensor]:
-        """x: (batch, ...) → K task outputs; keeps ``representation`` = trunk(x)."""
+        """x: (batch, ...) → K task outputs; keeps ``representation`` = trunk(x).
+
+        Task k reads its own view of z (``task_representations[k]``), so one
+        backward call of Σ_k L_k yields every ∂L_k/∂z at once (MGDA-UB).
+        """
         z = self.trunk(x)
         self.representation = z if self.shared_depth > 0 else None
+        views = [z.view_as(z) for _ in self.heads]
+        self.task_representations = views if self.shared_depth > 0 else None
         return [
-            head(tower(z)) for tower, head in zip(self.towers, self.heads, strict=True)
+            head(tower(v))
+            for tower, head, v in zip(self.towers, self.heads, views, strict=True)
         ]
 
     def shared_parameters(self) -> list[nn.Parameter]:

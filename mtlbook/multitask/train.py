@@ -283,7 +283,10 @@ def train_multitask(
             passes = 1 + (K if isinstance(scalarizer, GradNorm) else 0)
             weights = scalarizer.weights
         elif use_representation:
-            representation = getattr(model, "representation", None)
+            # Per-task views of z, when the model has them: one backward call.
+            representation = getattr(model, "task_representations", None)
+            if representation is None:
+                representation = getattr(model, "representation", None)
             if representation is None:
                 raise ValueError(
                     "use_representation=True needs model.representation, the shared "
@@ -297,7 +300,8 @@ def train_multitask(
             if regularizer is not None:
                 loss = loss + regularizer(model)
             loss.backward()
-            passes = K + 1
+            # The weighted backward, plus one call (views) or K (shared tensor).
+            passes = 2 if isinstance(representation, list) else K + 1
         else:
             G, weights = _aggregate_step(terms, shared, rest, aggregator)
             passes = K
