@@ -1,0 +1,185 @@
+"""Yosinski et al. (2014)'s layer-transfer experiment on the glyph dataset.
+
+Writes ``benchmarks/results/layer_transfer_glyphs.json``; the transfer chapter
+renders it with ``plot_layer_transfer(ax, result["rows"])``. Run from the
+repository root::
+
+    .venv/bin/python benchmarks/layer_transfer_glyphs.py                # full
+    .venv/bin/python benchmarks/layer_transfer_glyphs.py --smoke --out lt_smoke.json
+
+Protocol: the 769 background classes of the glyph dataset (standard_split's
+train + val + test; 20 instances each, 28 × 28) are split at random
+(``split_classes`` with rng 0) into halves A and B of 384 classes. A has many
+examples (15 train / 5 test instances per class), B few (5 train / 15 test:
+the few-target-examples regime). The network is a ReLU MLP 784-128-128-128-
+128-384, five layers, so the cut depth n runs over 1..4. Every network (baseA,
+baseB and every condition at every n) gets the same budget: ``train_classifier``,
+SGD with momentum 0.9, lr 0.05, batch 64, weight decay 5e-4, 4000 steps.
+Conditions (``layer_transfer``): BnB, BnB+, AnB, AnB+ and random (first n layers
+random and frozen), 3 network seeds on one class split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = "1"  # one core: set before torch starts
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from mtlbook.data.glyphs import load_glyphs, standard_split  # noqa: E402
+from mtlbook.transfer import (  # noqa: E402
+    TaskData,
+    layer_transfer,
+    make_mlp,
+    split_classes,
+    summarize,
+    train_classifier,
+)
+from mtlbook.transfer.layer_transfer import CONDITIONS  # noqa: E402
+
+RESULT = Path("benchmarks/results/layer_transfer_glyphs.json")
+HIDDEN = (128, 128, 128, 128)
+TRAIN_A, TRAIN_B = 15, 5  # training instances per class; the rest are test
+TRAINER = {"lr": 0.05, "momentum": 0.9, "batch_size": 64, "weight_decay": 5e-4}
+
+
+def halves(max_classes: int | None) -> tuple[TaskData, TaskData, dict[str, Any]]:
+    """Halves A (many examples) and B (few) of the background classes."""
+    glyphs = load_glyphs()
+    split = standard_split()
+    background = np.concatenate([split["train"], split["val"], split["test"]])
+    rng = np.random.default_rng(0)
+    if max_classes is not None:
+        background = rng.choice(background, size=max_classes, replace=False)
+    classes_a, classes_b = split_classes(background, rng)
+    x = torch.as_tensor(glyphs.images.reshape(len(glyphs.images), -1)) / 255.0
+    y = torch.as_tensor(glyphs.labels["char"].astype(np.int64))
+    instance = torch.as_tensor(glyphs.labels["instance"].astype(np.int64))
+
+    def task(classes: np.ndarray, n_train: int) -> TaskData:
+        keep = torch.isin(y, torch.as_tensor(classes))
+        train = keep & (instance < n_train)
+        test = keep & (instance >= n_train)
+        return TaskData(x[train], y[train], x[test], y[test])
+
+    info = {
+        "classes_per_half": len(classes_a),
+        "train_per_class": {"A": TRAIN_A, "B": TRAIN_B},
+        "test_per_class": {"A": 20 - TRAIN_A, "B": 20 - TRAIN_B},
+    }
+    return task(classes_a, TRAIN_A), task(classes_b, TRAIN_B), info
+
+
+def claims(summary: list[dict[str, Any]], depths: list[int]) -> dict[str, Any]:
+    """The three published findings, judged on the means over seeds."""
+    mean = {(s["condition"], s["n"]): s["mean"] for s in summary}
+    base_b = mean[("baseB", 0)]
+    deepest = max(depths)
+    drop = mean[("AnB", 1)] - mean[("AnB", deepest)]
+    worst_margin = min(
+        min(mean[(c, n)] for c in CONDITIONS if c != "random") - mean[("random", n)]
+        for n in depths
+    )
+    plus_margin = min(mean[("AnB+", n)] - base_b for n in depths)
+    return {
+        f"AnB at the deepest cut (n={deepest}) below AnB at n=1": {
+            "measured": round(drop, 4),
+            "target": "AnB(1) - AnB(deepest) > 0",
+            "pass": bool(drop > 0),
+        },
+        "AnB+ at or above baseB at every n (few target examples)": {
+            "measured": round(plus_margin, 4),
+            "target": "min over n of AnB+(n) - baseB >= 0",
+            "pass": bool(plus_margin >= 0),
+        },
+        "random-frozen the worst condition at every n": {
+            "measured": round(worst_margin, 4),
+            "target": "min over n of (worst other condition - random) > 0",
+            "pass": bool(worst_margin > 0),
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="seconds-long run")
+    parser.add_argument("--steps", type=int, default=4000)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--out", type=Path, default=RESULT)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    steps = 30 if args.smoke else args.steps
+    seeds = [0] if args.smoke else args.seeds
+    max_classes = 40 if args.smoke else None
+    data_a, data_b, info = halves(max_classes)
+    k = info["classes_per_half"]
+    sizes = (784, *HIDDEN, k)
+
+    def factory(generator: torch.Generator) -> torch.nn.Module:
+        return make_mlp(sizes, generator)
+
+    base_a: list[float] = []
+    rows = layer_transfer(
+        factory,
+        data_a,
+        data_b,
+        steps=steps,
+        seeds=seeds,
+        train=functools.partial(train_classifier, **TRAINER),
+        inspect=lambda row, _: (
+            base_a.append(float(row["accuracy"]))
+            if row["condition"] == "baseA"
+            else None
+        ),
+    )
+    rows = [{**r, "accuracy": round(float(r["accuracy"]), 4)} for r in rows]
+    summary = [
+        {**s, "mean": round(s["mean"], 4), "std": round(s["std"], 4)}
+        for s in summarize(rows)
+    ]
+    depths = sorted({int(r["n"]) for r in rows if r["n"] != 0})
+    result = {
+        "smoke": args.smoke,
+        "settings": {
+            **info,
+            "classes": "background classes (standard_split train+val+test), "
+            "halves by split_classes(rng=np.random.default_rng(0))",
+            "max_classes": max_classes,
+            "model": f"ReLU MLP {'-'.join(map(str, sizes))} (make_mlp)",
+            "inputs": "pixels / 255, flattened",
+            "depths": depths,
+            "conditions": ["baseB", *CONDITIONS],
+            "steps_per_network": steps,
+            "trainer": {"name": "train_classifier (SGD)", **TRAINER},
+            "bn": "none in the model",
+            "seeds": seeds,
+        },
+        "baseA_accuracy_on_A": [round(a, 4) for a in base_a],
+        "rows": rows,
+        "summary": summary,
+        "claims": claims(summary, depths),
+        "figure": "plot_layer_transfer(ax, result['rows'])",
+        "wall_time_s": round(time.perf_counter() - start, 1),
+        "machine": {
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "threads": torch.get_num_threads(),
+        },
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
