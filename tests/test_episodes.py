@@ -93,3 +93,61 @@ def test_impossible_requests_raise_clear_value_errors():
         sample_episode(labels.astype(float), n_way=2, k_shot=1, q_queries=1, rng=rng)
     with pytest.raises(TypeError, match="Generator"):
         sample_episode(labels, n_way=2, k_shot=1, q_queries=1, rng=0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n_way=st.integers(1, 6),
+    k_shot=st.integers(1, 3),
+    n_query=st.integers(1, 3),
+    n_tasks=st.integers(1, 5),
+)
+def test_torch_episodes_are_the_draws_of_sample_episode(
+    seed, n_way, k_shot, n_query, n_tasks
+):
+    # One sampler: FewShotEpisodes seeds a numpy generator from the torch one
+    # and then draws exactly what sample_episode draws, episode after episode.
+    import torch
+
+    from mtlbook.meta import FewShotEpisodes
+
+    labels = np.random.default_rng(7).permutation(np.repeat(np.arange(9), 7))
+    classes = [0, 2, 3, 5, 6, 8]
+    x = torch.arange(len(labels)).double()[:, None]
+    eps = FewShotEpisodes(
+        x,
+        torch.from_numpy(labels),
+        n_way=n_way,
+        k_shot=k_shot,
+        n_query=n_query,
+        classes=classes,
+    )
+    generator = torch.Generator().manual_seed(seed)
+    rng = FewShotEpisodes.numpy_rng(torch.Generator().manual_seed(seed))
+    batch = eps.sample_batch(n_tasks, generator)
+    for i in range(n_tasks):
+        ep = sample_episode(
+            labels,
+            n_way=n_way,
+            k_shot=k_shot,
+            q_queries=n_query,
+            rng=rng,
+            classes=classes,
+        )
+        assert np.array_equal(batch.info["support_index"][i].numpy(), ep.support)
+        assert np.array_equal(batch.info["query_index"][i].numpy(), ep.query)
+        assert np.array_equal(batch.info["classes"][i].numpy(), ep.classes)
+        assert np.array_equal(batch.y_support[i].numpy(), ep.support_labels)
+        assert np.array_equal(batch.y_query[i].numpy(), ep.query_labels)
+
+
+def test_the_seed_of_a_batch_comes_from_the_torch_generator():
+    import torch
+
+    from mtlbook.meta import FewShotEpisodes
+
+    a = FewShotEpisodes.numpy_rng(torch.Generator().manual_seed(0)).integers(2**62)
+    b = FewShotEpisodes.numpy_rng(torch.Generator().manual_seed(0)).integers(2**62)
+    c = FewShotEpisodes.numpy_rng(torch.Generator().manual_seed(1)).integers(2**62)
+    assert a == b != c

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -234,3 +235,81 @@ def test_malformed_tasks_are_refused() -> None:
         stack_tasks([Task(x, y, x, y), Task(x[:3], y[:3], x, y)])
     with pytest.raises(ValueError, match="tasks is empty"):
         stack_tasks([])
+
+
+# --- glyph episodes --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def few_glyphs():
+    """Four instances of every glyph class: about 4,500 images, drawn in seconds."""
+    from mtlbook.data.glyphs import generate_glyphs
+
+    return generate_glyphs(n_per_class=4, seed=0)
+
+
+@pytest.mark.parametrize("split", ["train", "val", "test", "evaluation"])
+def test_glyph_episodes_hold_only_their_split(few_glyphs, split) -> None:
+    from mtlbook.data.glyphs import standard_split
+    from mtlbook.meta import glyph_episodes
+
+    eps = glyph_episodes(split, n_way=5, k_shot=1, n_query=3, glyphs=few_glyphs)
+    b = eps.sample_batch(40, gen(1))
+    assert b.x_support.shape == (40, 5, 1, 28, 28)
+    assert b.x_query.shape == (40, 15, 1, 28, 28)
+    assert b.x_support.dtype == torch.float32
+    assert 0.0 <= float(b.x_query.min()) and float(b.x_query.max()) <= 1.0
+    mine = torch.from_numpy(standard_split()[split])
+    assert torch.isin(b.info["classes"], mine).all()
+    # Every image shown is an instance of the class its episode label names.
+    for part in ("support", "query"):
+        rows = b.info[f"{part}_index"]
+        labels = getattr(b, f"y_{part}")
+        assert torch.equal(eps.y[rows], torch.gather(b.info["classes"], 1, labels))
+        assert torch.equal(getattr(b, f"x_{part}"), eps.x[rows])
+    # Only the split's images are there to be drawn at all.
+    assert set(eps.y.unique().tolist()) == set(mine.tolist())
+
+
+def test_evaluation_and_training_episodes_share_no_class(few_glyphs) -> None:
+    from mtlbook.meta import glyph_episodes
+
+    seen = {}
+    for split in ("train", "evaluation"):
+        eps = glyph_episodes(split, n_way=20, k_shot=2, n_query=2, glyphs=few_glyphs)
+        seen[split] = set(
+            eps.sample_batch(30, gen(0)).info["classes"].flatten().tolist()
+        )
+    assert seen["train"] and seen["evaluation"]
+    assert not seen["train"] & seen["evaluation"]
+
+
+def test_glyph_episodes_are_a_function_of_the_generator(few_glyphs) -> None:
+    from mtlbook.meta import glyph_episodes
+
+    eps = glyph_episodes("evaluation", n_way=5, k_shot=2, n_query=1, glyphs=few_glyphs)
+    again = glyph_episodes(
+        "evaluation", n_way=5, k_shot=2, n_query=1, glyphs=few_glyphs
+    )
+    assert same_batch(eps.sample_batch(4, gen(3)), again.sample_batch(4, gen(3)))
+    assert not same_batch(eps.sample_batch(4, gen(3)), eps.sample_batch(4, gen(4)))
+
+
+def test_impossible_glyph_episodes_are_refused(few_glyphs) -> None:
+    from mtlbook.data.glyphs import standard_split
+    from mtlbook.meta import glyph_episodes
+
+    n_eval = len(standard_split()["evaluation"])
+    with pytest.raises(ValueError, match=rf"'evaluation' split \({n_eval} classes"):
+        glyph_episodes(
+            "evaluation", n_way=n_eval + 1, k_shot=1, n_query=1, glyphs=few_glyphs
+        )
+    # Four instances per class here (twenty in load_glyphs): 2 + 3 > 4.
+    with pytest.raises(ValueError, match=r"k_shot \+ n_query = 5"):
+        glyph_episodes("val", n_way=5, k_shot=2, n_query=3, glyphs=few_glyphs)
+    with pytest.raises(ValueError, match="split='background' is unknown"):
+        glyph_episodes("background", n_way=5, k_shot=1, n_query=1, glyphs=few_glyphs)
+    with pytest.raises(TypeError, match="GlyphSet"):
+        glyph_episodes("train", n_way=5, k_shot=1, n_query=1, glyphs=np.zeros(3))
+    with pytest.raises(ValueError, match="k_shot=0"):
+        glyph_episodes("train", n_way=5, k_shot=0, n_query=1, glyphs=few_glyphs)

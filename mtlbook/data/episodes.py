@@ -3,6 +3,10 @@
 An episode picks ``n_way`` classes, then ``k_shot`` support and ``q_queries``
 query items from each, without overlap. Labels are remapped to 0..n_way-1 in
 the order the classes were drawn, so a model never sees the original ids.
+
+:func:`draw_episode` is the one sampling routine of the package: both
+:func:`sample_episode` (numpy) and ``mtlbook.meta.FewShotEpisodes`` (torch)
+validate their inputs and then call it.
 """
 
 from __future__ import annotations
@@ -35,6 +39,26 @@ def _positive(name: str, value: object) -> int:
     if value < 1:
         raise ValueError(f"{name}={value} must be a positive int, e.g. {name}=5")
     return int(value)
+
+
+def draw_episode(
+    per_class: Sequence[np.ndarray],
+    *,
+    n_way: int,
+    k_shot: int,
+    n_query: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pick n_way of the classes, then k_shot + n_query distinct rows of each.
+
+    per_class: one (n_c,) int array of row indices per class, every
+    n_c >= k_shot + n_query (callers check). Returns picks (n_way,) positions
+    into per_class in draw order, support (n_way, k_shot) and query
+    (n_way, n_query) rows.
+    """
+    picks = rng.choice(len(per_class), size=n_way, replace=False)
+    rows = np.stack([rng.permutation(per_class[p])[: k_shot + n_query] for p in picks])
+    return picks, rows[:, :k_shot], rows[:, k_shot:]
 
 
 def sample_episode(
@@ -78,7 +102,8 @@ def sample_episode(
             f"n_way={n_way} but only {len(allowed)} classes are available; "
             "lower n_way or allow more classes"
         )
-    counts = np.array([np.count_nonzero(labels == c) for c in allowed])
+    per_class = [np.flatnonzero(labels == c) for c in allowed]
+    counts = np.array([len(rows) for rows in per_class])
     need = k_shot + q_queries
     if counts.min() < need:
         worst = allowed[counts.argmin()]
@@ -86,17 +111,14 @@ def sample_episode(
             f"k_shot + q_queries = {need} but class {worst} has only "
             f"{counts.min()} items; lower k_shot or q_queries"
         )
-    chosen = rng.choice(allowed, size=n_way, replace=False)
-    support, query = [], []
-    for c in chosen:
-        items = rng.permutation(np.flatnonzero(labels == c))[:need]
-        support.append(items[:k_shot])
-        query.append(items[k_shot:])
+    picks, support, query = draw_episode(
+        per_class, n_way=n_way, k_shot=k_shot, n_query=q_queries, rng=rng
+    )
     ways = np.arange(n_way, dtype=np.int64)
     return Episode(
-        support=np.concatenate(support).astype(np.int64),
+        support=support.flatten().astype(np.int64),
         support_labels=np.repeat(ways, k_shot),
-        query=np.concatenate(query).astype(np.int64),
+        query=query.flatten().astype(np.int64),
         query_labels=np.repeat(ways, q_queries),
-        classes=chosen,
+        classes=allowed[picks],
     )

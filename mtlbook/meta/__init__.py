@@ -2,6 +2,7 @@
 
 - :mod:`~mtlbook.meta.tasks`: Task / TaskBatch, the MAML sinusoid, the Reptile
   sine, N-way K-shot episodes from labelled tensors;
+- :mod:`~mtlbook.meta.glyph_tasks`: episodes from one split of the glyphs;
 - :mod:`~mtlbook.meta.inner`: ``functional``, ``adapt``, ``map_tasks``,
   ``meta_loss``, ``meta_backward``;
 - one module per algorithm: :mod:`~mtlbook.meta.maml` (MAML, first-order MAML,
@@ -20,6 +21,7 @@ from mtlbook.meta.evaluate import (
     mean_ci,
     score_tasks,
 )
+from mtlbook.meta.glyph_tasks import GLYPH_SPLITS, glyph_episodes
 from mtlbook.meta.inner import (
     adapt,
     functional,
@@ -48,6 +50,7 @@ from mtlbook.meta.tasks import (
 )
 
 __all__ = [
+    "GLYPH_SPLITS",
     "ConditionalNeuralProcess",
     "Estimate",
     "FewShotEpisodes",
@@ -65,6 +68,7 @@ __all__ = [
     "fomaml_loss",
     "functional",
     "gaussian_nll",
+    "glyph_episodes",
     "joint_loss",
     "maml_loss",
     "map_tasks",

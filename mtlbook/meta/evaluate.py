@@ -21,6 +21,7 @@ from mtlbook.meta.inner import (
     BatchNormPolicy,
     LossFn,
     Params,
+    Rate,
     adapt,
     functional,
     map_tasks,
@@ -81,7 +82,7 @@ def _curve(
     *,
     loss_fn: LossFn,
     metric: Callable[[Tensor, Tensor], Tensor],
-    inner_lr: float,
+    inner_lr: Rate,
     steps: int,
     adapts: Callable[[str], bool] | None,
     batchnorm: BatchNormPolicy,
@@ -110,7 +111,7 @@ def adaptation_curve(
     tasks: TaskBatch,
     *,
     loss_fn: LossFn,
-    inner_lr: float,
+    inner_lr: Rate,
     steps: int,
     metric: Callable[[Tensor, Tensor], Tensor] | None = None,
     adapts: Callable[[str], bool] | None = None,
@@ -120,6 +121,9 @@ def adaptation_curve(
     """Query metric after 0, 1, ..., steps SGD steps on each support set.
 
     Returns (n_tasks, steps + 1), detached; metric defaults to loss_fn.
+    inner_lr: anything :func:`~mtlbook.meta.inner.adapt` takes as one step's
+    rate: a float, a tensor of shape (), or Meta-SGD's dict of per-parameter
+    rates (each step of the curve reuses it).
     Column s of a MAML model is Finn et al.'s "s gradient steps" (Table 2).
     """
     with torch.no_grad():

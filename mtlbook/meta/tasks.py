@@ -16,8 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import numpy as np
 import torch
 from torch import Tensor
+
+from mtlbook.data.episodes import draw_episode
 
 __all__ = [
     "FewShotEpisodes",
@@ -312,7 +315,11 @@ class FewShotEpisodes(_Distribution):
     in a random order, and takes ``k_shot`` support and ``n_query`` query
     examples of each class, never the same example twice. Give each split (e.g.
     meta-training and evaluation alphabets) its own ``classes`` so that an
-    episode never mixes them.
+    episode never mixes them. The draws are those of
+    :func:`mtlbook.data.episodes.sample_episode`: each batch seeds a
+    ``np.random.default_rng`` with one integer drawn from ``generator`` and
+    draws its episodes one after the other with
+    :func:`~mtlbook.data.episodes.draw_episode`.
 
     x: (n, *x_shape); y: (n,) integer labels; classes: the labels of the split
     (default: every label in y). Batches: x_support (tasks, n_way*k_shot, ...),
@@ -359,7 +366,8 @@ class FewShotEpisodes(_Distribution):
                 f"n_way={n_way} but the split has only {len(split)} classes; "
                 "lower n_way or use a split with more classes"
             )
-        per_class = [torch.nonzero(y == c).flatten() for c in split]
+        labels = y.cpu().numpy()
+        per_class = [np.flatnonzero(labels == int(c)) for c in split]
         need = k_shot + n_query
         short = [
             int(c) for c, idx in zip(split, per_class, strict=True) if len(idx) < need
@@ -375,32 +383,39 @@ class FewShotEpisodes(_Distribution):
         self.classes = split
         self._per_class = per_class
 
+    @staticmethod
+    def numpy_rng(generator: torch.Generator) -> np.random.Generator:
+        """The numpy generator one batch draws from, seeded from ``generator``."""
+        seed = torch.randint(0, 2**62, (), generator=generator, dtype=torch.int64)
+        return np.random.default_rng(int(seed))
+
     def sample_batch(self, n_tasks: int, generator: torch.Generator) -> TaskBatch:
         """n_tasks episodes; the same generator state gives the same episodes."""
         _positive_int(n_tasks, "n_tasks")
         _generator(generator)
-        k = self.k_shot
+        rng = self.numpy_rng(generator)
         chosen, support, query = [], [], []
         for _ in range(n_tasks):
-            picks = torch.randperm(len(self.classes), generator=generator)[: self.n_way]
-            rows = []
-            for c in picks.tolist():
-                idx = self._per_class[c]
-                take = torch.randperm(len(idx), generator=generator)
-                rows.append(idx[take[: k + self.n_query]])
-            rows = torch.stack(rows)  # (n_way, k_shot + n_query)
-            chosen.append(self.classes[picks])
-            support.append(rows[:, :k].flatten())
-            query.append(rows[:, k:].flatten())
-        s_idx, q_idx = torch.stack(support), torch.stack(query)
+            picks, s_rows, q_rows = draw_episode(
+                self._per_class,
+                n_way=self.n_way,
+                k_shot=self.k_shot,
+                n_query=self.n_query,
+                rng=rng,
+            )
+            chosen.append(picks)
+            support.append(s_rows.flatten())
+            query.append(q_rows.flatten())
+        s_idx = torch.from_numpy(np.stack(support)).long()
+        q_idx = torch.from_numpy(np.stack(query)).long()
         labels = torch.arange(self.n_way)
         return TaskBatch(
             self.x[s_idx],
-            labels.repeat_interleave(k).expand(n_tasks, -1).clone(),
+            labels.repeat_interleave(self.k_shot).expand(n_tasks, -1).clone(),
             self.x[q_idx],
             labels.repeat_interleave(self.n_query).expand(n_tasks, -1).clone(),
             info={
-                "classes": torch.stack(chosen),
+                "classes": self.classes[torch.from_numpy(np.stack(chosen)).long()],
                 "support_index": s_idx,
                 "query_index": q_idx,
             },
