@@ -1,0 +1,639 @@
+"""Few-shot classification of the glyph evaluation scripts: eight methods.
+
+Every model is a small conv4 (4 x [conv 3x3, 32 channels, ReLU, max-pool 2],
+28 x 28 -> a 32-d embedding) WITHOUT normalisation layers: batch norm on batch
+statistics would force ``map_tasks`` into its Python loop (wrong second-order
+gradients under vmap, see mtlbook/meta/inner.py), so every meta-batch here runs
+vectorised with ``vmap``.
+
+Meta-training uses the background-train classes only; nothing is selected on
+the evaluation scripts. Meta-learners: ProtoNets, MAML, first-order MAML, ANIL,
+ProtoMAML, Reptile, one model per method per shot setting, trained 5-way. At
+20-way only the methods without a 5-way head run: the 5-way ProtoNets model is
+reused (its classifier comes from prototypes), and the baselines; MAML,
+first-order MAML, ANIL and Reptile have a 5-way head, and ProtoMAML's 20-way
+whole-network adaptation costs more CPU than the budget allows.
+Baselines: a network pre-trained on all
+background-train classes (539-way cross-entropy), then (a) its body frozen and
+a new zero-initialised linear head trained on the support set ("fine-tuning")
+and (b) 1-nearest neighbour on its embedding; and 1-nearest neighbour on pixels.
+
+Each setting is scored on 600 fixed evaluation episodes (15 queries per class),
+the same episodes for every method: accuracy mean and 95% CI 1.96 s / sqrt(600).
+The JSON is rewritten after every method ("complete": false until the end).
+
+Run from the repository root:
+``nice -n 10 .venv/bin/python benchmarks/fewshot_glyphs.py`` (full) or
+``.venv/bin/python benchmarks/fewshot_glyphs.py --smoke --out smoke.json``.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import time  # noqa: E402
+from collections import OrderedDict  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from functools import cache  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch import Tensor, nn  # noqa: E402
+
+from mtlbook.data.glyphs import load_glyphs, standard_split  # noqa: E402
+from mtlbook.meta import (  # noqa: E402
+    Task,
+    TaskBatch,
+    accuracy,
+    adapt,
+    anil_loss,
+    fomaml_loss,
+    functional,
+    glyph_episodes,
+    maml_loss,
+    mean_ci,
+    meta_backward,
+    meta_loss,
+    protomaml_loss,
+    protonet_logits,
+    protonet_loss,
+    prototypes,
+    reptile_grad,
+    score_tasks,
+)
+
+RESULT = Path("benchmarks/results/fewshot_glyphs.json")
+THREADS = 1
+CHANNELS = 32
+SEED = 0  # model initialisation and training episodes
+EPISODE_SEED = 2026  # the fixed evaluation episodes
+N_QUERY = 15  # queries per class at evaluation (as glyph_baseline.py)
+SETTINGS = {
+    "5way1shot": (5, 1),
+    "5way5shot": (5, 5),
+    "20way1shot": (20, 1),
+    "20way5shot": (20, 5),
+}
+LABELS = {
+    "protonets": "ProtoNets",
+    "maml": "MAML (second order)",
+    "fomaml": "first-order MAML",
+    "anil": "ANIL",
+    "protomaml": "ProtoMAML",
+    "reptile": "Reptile",
+    "finetune": "fine-tuning (pre-trained body, new head)",
+    "nn_embedding": "nearest neighbour, pre-trained embedding",
+    "nn_pixels": "nearest neighbour, pixels",
+}
+FIVE_WAY_ONLY = ("maml", "fomaml", "anil", "reptile", "protomaml")
+
+# Shared by every meta-learner: 5-way training episodes, Adam on θ.
+# The MAML family adapts at test time with the one step it was trained with:
+# with a zero-initialised head, three steps at 0.4 overshoot (a trained MAML
+# scored 72% after one test step and 22% after three on 100 episodes).
+META = {"meta_batch": 8, "n_query_train": 5, "outer_lr": 1e-3}
+HYPER: dict[str, dict[str, Any]] = {
+    "protonets": {"iterations": 600},
+    "maml": {"iterations": 600, "inner_lr": 0.4, "steps": 1, "test_steps": 1},
+    "fomaml": {"iterations": 600, "inner_lr": 0.4, "steps": 1, "test_steps": 1},
+    "anil": {"iterations": 600, "inner_lr": 0.4, "steps": 1, "test_steps": 1},
+    "protomaml": {"iterations": 600, "inner_lr": 0.1, "steps": 1, "test_steps": 3},
+    # Reptile trains on support + query of each episode (no split), SGD inner.
+    "reptile": {"iterations": 300, "inner_lr": 0.1, "steps": 3, "test_steps": 5},
+    "pretrain": {"epochs": 10, "batch": 128, "lr": 1e-3},
+    "finetune": {"steps": 100, "lr": 1.0},
+}
+SMOKE = {"iterations": 2, "epochs": 0.05, "n_episodes": 10, "finetune_steps": 5}
+
+
+# --- models ---------------------------------------------------------------------
+
+
+def conv4(channels: int = CHANNELS) -> nn.Sequential:
+    """x: (batch, 1, 28, 28) -> (batch, channels); no normalisation layers."""
+    layers: list[nn.Module] = []
+    c_in = 1
+    for _ in range(4):
+        layers += [nn.Conv2d(c_in, channels, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+        c_in = channels
+    return nn.Sequential(*layers, nn.Flatten())
+
+
+def classifier(n_way: int, zero_head: bool = False) -> nn.Sequential:
+    """conv4 body, linear head "head": (batch, 1, 28, 28) -> (batch, n_way).
+
+    zero_head: start the head at zero (the "zeroing trick" of Kao et al. 2022).
+    Episode labels are a random permutation, so a random initial head only adds
+    noise; from zero, one inner step makes row c of the head proportional to
+    the mean embedding of class c. Without it, first-order MAML did not learn
+    at all and MAML learned slowly (first run of this benchmark).
+    """
+    head = nn.Linear(CHANNELS, n_way)
+    if zero_head:
+        nn.init.zeros_(head.weight)
+        nn.init.zeros_(head.bias)
+    return nn.Sequential(OrderedDict(body=conv4(), head=head))
+
+
+def in_head(name: str) -> bool:
+    return name.startswith("head.")
+
+
+# --- test-time scores, one task at a time (vmapped by score_tasks) ----------------
+
+
+def adapted_accuracy(
+    model: nn.Module,
+    params: dict[str, Tensor],
+    task: Task,
+    *,
+    inner_lr: float,
+    steps: int,
+    adapts: Callable[[str], bool] | None = None,
+) -> Tensor:
+    """Query accuracy after ``steps`` SGD steps on the support set, no graph: ()."""
+    predict = functional(model)
+    fast = adapt(
+        predict,
+        params,
+        task.x_support,
+        task.y_support,
+        loss_fn=F.cross_entropy,
+        lr=inner_lr,
+        steps=steps,
+        order="none",
+        adapts=adapts,
+    )
+    return accuracy(predict(fast, task.x_query), task.y_query)
+
+
+def protonet_accuracy(
+    model: nn.Module, params: dict[str, Tensor], task: Task, *, n_way: int
+) -> Tensor:
+    return accuracy(protonet_logits(model, params, task, n_way=n_way), task.y_query)
+
+
+def protomaml_accuracy(
+    model: nn.Module,
+    params: dict[str, Tensor],
+    task: Task,
+    *,
+    n_way: int,
+    inner_lr: float,
+    steps: int,
+) -> Tensor:
+    """protomaml_loss's adaptation, scored by query accuracy: ()."""
+    embed = functional(model)
+    c = prototypes(embed(params, task.x_support), task.y_support, n_way)
+    head = {"head.weight": 2 * c, "head.bias": -c.square().sum(dim=1)}
+
+    def predict(p: dict[str, Tensor], x: Tensor) -> Tensor:
+        body = {n: v for n, v in p.items() if n not in head}
+        return F.linear(embed(body, x), p["head.weight"], p["head.bias"])
+
+    fast = adapt(
+        predict,
+        {**params, **head},
+        task.x_support,
+        task.y_support,
+        loss_fn=F.cross_entropy,
+        lr=inner_lr,
+        steps=steps,
+        order="none",
+    )
+    return accuracy(predict(fast, task.x_query), task.y_query)
+
+
+@cache
+def episodes_of(split: str, n_way: int, k_shot: int, n_query: int) -> Any:
+    """glyph_episodes, built once per argument set."""
+    return glyph_episodes(
+        split, n_way=n_way, k_shot=k_shot, n_query=n_query, glyphs=GLYPHS
+    )
+
+
+# --- meta-training ----------------------------------------------------------------
+
+
+def reptile_task(batch: TaskBatch) -> TaskBatch:
+    """Reptile has no support/query split: train on all k + q examples."""
+    x = torch.cat([batch.x_support, batch.x_query], dim=1)
+    y = torch.cat([batch.y_support, batch.y_query], dim=1)
+    return TaskBatch(x, y, batch.x_query, batch.y_query)
+
+
+def meta_train(method: str, k_shot: int, iterations: int) -> tuple[nn.Module, list]:
+    """A model of ``method`` meta-trained on 5-way k_shot background-train tasks."""
+    h = HYPER[method]
+    torch.manual_seed(SEED)
+    generator = torch.Generator().manual_seed(SEED + k_shot)
+    episodes = episodes_of("train", 5, k_shot, META["n_query_train"])
+    model = (
+        conv4()
+        if method in ("protonets", "protomaml")
+        else classifier(5, zero_head=True)
+    )
+    params = dict(model.named_parameters())
+    opt = torch.optim.Adam(params.values(), lr=META["outer_lr"])
+    inner = {"inner_lr": h.get("inner_lr"), "steps": h.get("steps")}
+    ce = {"loss_fn": F.cross_entropy}
+    losses = {
+        "protonets": lambda b: meta_loss(protonet_loss, model, params, b, n_way=5),
+        "maml": lambda b: meta_loss(maml_loss, model, params, b, **ce, **inner),
+        "fomaml": lambda b: meta_loss(fomaml_loss, model, params, b, **ce, **inner),
+        "anil": lambda b: meta_loss(
+            anil_loss, model, params, b, head="head", **ce, **inner
+        ),
+        "protomaml": lambda b: meta_loss(
+            protomaml_loss, model, params, b, n_way=5, **inner
+        ),
+    }
+    log = []
+    for it in range(iterations):
+        batch = episodes.sample_batch(META["meta_batch"], generator)
+        opt.zero_grad()
+        if method == "reptile":
+            # Reptile's direction θ − W as the gradient of an Adam step (Nichol §3).
+            direction = reptile_grad(model, params, reptile_task(batch), **ce, **inner)
+            for n, p in params.items():
+                p.grad = direction[n].clone()
+            loss = None
+        else:
+            loss = losses[method](batch)
+            meta_backward(loss, params)
+        opt.step()
+        if loss is not None and (it % 50 == 0 or it == iterations - 1):
+            log.append({"iteration": it + 1, "query_loss": round(loss.item(), 4)})
+    return model, log
+
+
+def pretrain(epochs: float) -> tuple[nn.Module, list]:
+    """conv4 + 539-way head trained with cross-entropy on background-train."""
+    h = HYPER["pretrain"]
+    torch.manual_seed(SEED)
+    generator = torch.Generator().manual_seed(SEED)
+    rows = np.flatnonzero(np.isin(GLYPHS.labels["char"], SPLIT["train"]))
+    x = torch.from_numpy(GLYPHS.float_images()[rows]).unsqueeze(1)
+    y = torch.from_numpy(np.searchsorted(SPLIT["train"], GLYPHS.labels["char"][rows]))
+    model = classifier(len(SPLIT["train"]))
+    opt = torch.optim.Adam(model.parameters(), lr=h["lr"])
+    n_batches = max(1, round(epochs * len(x) / h["batch"]))
+    log, order = [], torch.empty(0, dtype=torch.long)
+    for step in range(n_batches):
+        if len(order) < h["batch"]:
+            order = torch.randperm(len(x), generator=generator)
+        idx, order = order[: h["batch"]], order[h["batch"] :]
+        loss = F.cross_entropy(model(x[idx]), y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 40 == 0 or step == n_batches - 1:
+            log.append({"batch": step + 1, "loss": round(loss.item(), 4)})
+    return model, log
+
+
+# --- evaluation -------------------------------------------------------------------
+
+
+def eval_episodes(setting: str, n_episodes: int) -> Iterator[TaskBatch]:
+    """The fixed evaluation episodes of a setting, in chunks (bounded memory)."""
+    n_way, k_shot = SETTINGS[setting]
+    episodes = episodes_of("evaluation", n_way, k_shot, N_QUERY)
+    generator = torch.Generator().manual_seed(EPISODE_SEED)
+    chunk = max(1, 100 // n_way)
+    for start in range(0, n_episodes, chunk):
+        yield episodes.sample_batch(min(chunk, n_episodes - start), generator)
+
+
+def nearest_neighbour(zs: Tensor, ys: Tensor, zq: Tensor) -> Tensor:
+    """Label of the nearest support row for each query: (tasks, n_query)."""
+    # ‖q‖² − 2 q·s + ‖s‖², without the (tasks, n_query, n_support, d) tensor.
+    d = zs.square().sum(-1)[:, None, :] - 2 * zq @ zs.transpose(1, 2)
+    return torch.gather(ys, 1, d.argmin(-1))
+
+
+def linear_head(zs: Tensor, ys: Tensor, zq: Tensor, n_way: int, steps: int) -> Tensor:
+    """A zero-initialised linear head fit on frozen features by full-batch GD.
+
+    zs: (tasks, n_support, d); zq: (tasks, n_query, d); returns query logits.
+    """
+    lr = HYPER["finetune"]["lr"]
+    w = torch.zeros(zs.shape[0], zs.shape[2], n_way, requires_grad=True)
+    b = torch.zeros(zs.shape[0], 1, n_way, requires_grad=True)
+    for _ in range(steps):
+        logits = zs @ w + b
+        loss = F.cross_entropy(logits.flatten(0, 1), ys.flatten(), reduction="sum")
+        gw, gb = torch.autograd.grad(loss / zs.shape[1], (w, b))
+        with torch.no_grad():
+            w -= lr * gw
+            b -= lr * gb
+    with torch.no_grad():
+        return zq @ w + b
+
+
+def embed_all(body: nn.Module, x: Tensor) -> Tensor:
+    """body(x) in chunks, no graph: (n, d). Without norm layers an image's
+    embedding does not depend on its batch, so each image is embedded once."""
+    with torch.no_grad():
+        return torch.cat([body(x[i : i + 512]) for i in range(0, len(x), 512)])
+
+
+FEATURE_METHODS = ("protonets", "anil", "finetune", "nn_embedding", "nn_pixels")
+
+
+def evaluate(
+    method: str, model: nn.Module | None, setting: str, n_episodes: int, steps: int
+) -> list[float]:
+    """Per-episode query accuracy of one method on the fixed episodes.
+
+    Methods whose test-time body is frozen (FEATURE_METHODS) embed the
+    evaluation images once and score episodes on the features; the others
+    adapt the whole network on each episode's support set.
+    """
+    n_way, k_shot = SETTINGS[setting]
+    h = HYPER.get(method, {})
+    x_all = episodes_of("evaluation", n_way, k_shot, N_QUERY).x
+    if method == "nn_pixels":
+        features = x_all.flatten(1)
+    elif method in FEATURE_METHODS:
+        assert model is not None
+        body = model if method == "protonets" else model.body
+        features = embed_all(body, x_all)
+    scores: list[Tensor] = []
+    for batch in eval_episodes(setting, n_episodes):
+        if method in FEATURE_METHODS:
+            zs = features[batch.info["support_index"]]
+            zq = features[batch.info["query_index"]]
+            if method in ("nn_pixels", "nn_embedding"):
+                pred = nearest_neighbour(zs, batch.y_support, zq)
+            elif method == "finetune":
+                pred = linear_head(zs, batch.y_support, zq, n_way, steps).argmax(-1)
+            if method in ("nn_pixels", "nn_embedding", "finetune"):
+                scores.append((pred == batch.y_query).double().mean(dim=1))
+                continue
+            feats = TaskBatch(zs, batch.y_support, zq, batch.y_query)
+            if method == "protonets":  # the same logits on precomputed embeddings
+                acc = score_tasks(
+                    protonet_accuracy, nn.Identity(), {}, feats, n_way=n_way
+                )
+            else:  # ANIL: only the head adapts at test time
+                assert model is not None
+                head = {n: p.detach() for n, p in model.head.named_parameters()}
+                acc = score_tasks(
+                    adapted_accuracy,
+                    model.head,
+                    head,
+                    feats,
+                    inner_lr=h["inner_lr"],
+                    steps=steps,
+                )
+            scores.append(acc.double())
+            continue
+        assert model is not None
+        params = {n: p.detach() for n, p in model.named_parameters()}
+        if method == "protomaml":
+            opts = {"n_way": n_way, "inner_lr": h["inner_lr"], "steps": steps}
+            fn = protomaml_accuracy
+        else:
+            fn = adapted_accuracy
+            opts = {"inner_lr": h["inner_lr"], "steps": steps}
+        scores.append(score_tasks(fn, model, params, batch, **opts).double())
+    return torch.cat(scores).tolist()
+
+
+# --- the run ----------------------------------------------------------------------
+
+
+def summary(acc: list[float]) -> dict[str, float | int]:
+    est = mean_ci(acc)
+    return {
+        "mean": round(est.mean, 4),
+        "ci95": round(est.half_width, 4),
+        "n_episodes": est.n,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="a seconds-long run")
+    parser.add_argument("--out", type=Path, default=RESULT, help="the JSON to write")
+    parser.add_argument(
+        "--methods", default=",".join(LABELS), help="comma-separated subset"
+    )
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        help="combine part JSONs of runs with disjoint --methods into --out",
+    )
+    args = parser.parse_args()
+    if args.merge:
+        merge(args)
+        return
+    torch.set_num_threads(THREADS)
+    t_start = time.perf_counter()
+    n_episodes = SMOKE["n_episodes"] if args.smoke else 600
+    methods = args.methods.split(",")
+    results: dict[str, dict[str, Any]] = {m: {"label": LABELS[m]} for m in methods}
+    wall: dict[str, float] = {}
+    cpu: dict[str, float] = {}
+    logs: dict[str, Any] = {}
+    failures: dict[str, str] = {}
+
+    pretrained = None
+    if {"finetune", "nn_embedding"} & set(methods):
+        t0, c0 = time.perf_counter(), time.process_time()
+        epochs = SMOKE["epochs"] if args.smoke else HYPER["pretrain"]["epochs"]
+        pretrained, logs["pretrain"] = pretrain(epochs)
+        wall["pretrain"] = round(time.perf_counter() - t0, 1)
+        cpu["pretrain"] = round(time.process_time() - c0, 1)
+    for method in methods:
+        h = HYPER.get(method, {})
+        for k_shot in (1, 5):
+            try:
+                model = pretrained
+                if method in HYPER and method not in ("finetune",):
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    iters = SMOKE["iterations"] if args.smoke else h["iterations"]
+                    model, logs[f"{method}_{k_shot}shot"] = meta_train(
+                        method, k_shot, iters
+                    )
+                    key = f"train {method} {k_shot}-shot"
+                    wall[key] = round(time.perf_counter() - t0, 1)
+                    cpu[key] = round(time.process_time() - c0, 1)
+                for setting, (n_way, k) in SETTINGS.items():
+                    if k != k_shot or (n_way != 5 and method in FIVE_WAY_ONLY):
+                        continue
+                    steps = h.get("test_steps", h.get("steps", 0))
+                    if method == "finetune":
+                        steps = SMOKE["finetune_steps"] if args.smoke else h["steps"]
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    acc = evaluate(method, model, setting, n_episodes, steps)
+                    key = f"evaluate {method} {setting}"
+                    wall[key] = round(time.perf_counter() - t0, 1)
+                    cpu[key] = round(time.process_time() - c0, 1)
+                    results[method][setting] = summary(acc)
+                    print(method, setting, results[method][setting], flush=True)
+            except ValueError as error:  # e.g. a diverged meta-loss: report it
+                failures[f"{method} {k_shot}-shot"] = str(error)
+        # Written after every method, so a cut-short run still leaves its results.
+        write(args, results, wall, cpu, logs, failures, n_episodes, t_start, False)
+    write(args, results, wall, cpu, logs, failures, n_episodes, t_start, True)
+
+
+def write(
+    args: argparse.Namespace,
+    results: dict[str, dict[str, Any]],
+    wall: dict[str, float],
+    cpu: dict[str, float],
+    logs: dict[str, Any],
+    failures: dict[str, str],
+    n_episodes: int,
+    t_start: float,
+    complete: bool,
+) -> None:
+    """The JSON result, as far as the run has got."""
+    methods = list(results)
+    claims = make_claims(results)
+    out = {
+        "smoke": args.smoke,
+        "complete": complete,
+        "settings": {
+            "model": f"conv4, {CHANNELS} channels, ReLU, max-pool, no norm layers; "
+            "meta-batches vectorised with vmap",
+            "meta_training": {
+                **META,
+                "n_way_train": 5,
+                "split": "background train (539 classes)",
+                "optimizer": "Adam on the meta-parameters",
+                "one_model_per": "method and shot (1, 5); 20-way reuses the 5-way "
+                "ProtoNets model",
+            },
+            "methods": HYPER if not args.smoke else {**HYPER, "smoke": SMOKE},
+            "evaluation": {
+                "split": "evaluation scripts (353 classes, never seen in training)",
+                "n_episodes": n_episodes,
+                "n_query_per_class": N_QUERY,
+                "episode_seed": EPISODE_SEED,
+                "same_episodes_for_every_method": True,
+                "ci": "1.96 * sample std / sqrt(n_episodes)",
+            },
+            "not_run": {
+                m: "20-way: its meta-learned head has 5 outputs; a 20-way model "
+                "would need its own meta-training (left out for the CPU budget)"
+                if m != "protomaml"
+                else "20-way: whole-network adaptation on 100 support and 300 "
+                "query images per episode, about 7 min CPU for 1200 episodes "
+                "(left out for the CPU budget)"
+                for m in FIVE_WAY_ONLY
+                if m in methods
+            },
+            "seed": SEED,
+            "wall_seconds": wall,
+            "cpu_seconds": cpu,
+            "cpu_seconds_total": round(time.process_time(), 1),
+            "failures": failures,
+            "training_logs": logs,
+        },
+        "settings_list": list(SETTINGS),
+        "results": results,
+        "published_reference": {
+            "reference_only": True,
+            "note": "Omniglot (Lake et al.), reference only: a different dataset, "
+            "architecture and training length; never comparable to our glyphs",
+            "dataset": "Omniglot",
+            "5way1shot": {"MAML": 0.987, "ProtoNets": 0.988, "Reptile": 0.954},
+            "5way5shot": {"MAML": 0.999, "ProtoNets": 0.997, "Reptile": 0.989},
+            "source": "shared PROTOCOLS.md (Finn et al. 2017; Snell et al. 2017; "
+            "Nichol et al. 2018)",
+        },
+        "claims": claims,
+        "wall_time_s": round(time.perf_counter() - t_start, 1),
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+        },
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=1) + "\n")
+
+
+def merge(args: argparse.Namespace) -> None:
+    """One result from part runs (e.g. two processes on two cores)."""
+    parts = [json.loads(path.read_text()) for path in args.merge]
+    out = parts[0]
+    for part in parts[1:]:
+        out["results"].update(part["results"])
+        for key in ("wall_seconds", "cpu_seconds", "training_logs", "failures"):
+            out["settings"][key].update(part["settings"][key])
+        out["settings"]["not_run"].update(part["settings"]["not_run"])
+    out["complete"] = all(part["complete"] for part in parts)
+    out["smoke"] = any(part["smoke"] for part in parts)
+    out["settings"]["cpu_seconds_total"] = round(
+        sum(part["settings"]["cpu_seconds_total"] for part in parts), 1
+    )
+    out["settings"]["parts_run_in_parallel"] = len(parts)
+    out["wall_time_s"] = max(part["wall_time_s"] for part in parts)
+    order = [m for m in LABELS if m in out["results"]]
+    out["results"] = {m: out["results"][m] for m in order}
+    out["claims"] = make_claims(out["results"])
+    args.out.write_text(json.dumps(out, indent=1) + "\n")
+
+
+def make_claims(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Facts the chapter states, each measured against its target."""
+    claims: dict[str, dict[str, Any]] = {}
+    pixels = results.get("nn_pixels", {})
+    for setting in SETTINGS:
+        if setting not in pixels:
+            continue
+        others = {
+            m: r[setting]["mean"]
+            for m, r in results.items()
+            if m != "nn_pixels" and setting in r
+        }
+        if others:
+            worst = min(others, key=others.get)
+            claims[f"every method beats pixel nearest neighbour, {setting}"] = {
+                "measured": {"worst": worst, "accuracy": others[worst]},
+                "target": f"> {pixels[setting]['mean']}",
+                "pass": others[worst] > pixels[setting]["mean"],
+            }
+    for m, r in results.items():
+        if "5way1shot" in r and "5way5shot" in r:
+            claims[f"{m}: 5-shot above 1-shot (5-way)"] = {
+                "measured": [r["5way1shot"]["mean"], r["5way5shot"]["mean"]],
+                "target": "5-shot > 1-shot",
+                "pass": r["5way5shot"]["mean"] > r["5way1shot"]["mean"],
+            }
+    if "5way1shot" in results.get("protonets", {}) and "5way1shot" in results.get(
+        "maml", {}
+    ):
+        gap = (
+            results["protonets"]["5way1shot"]["mean"]
+            - results["maml"]["5way1shot"]["mean"]
+        )
+        claims["ProtoNets and MAML within 0.02 at 5-way 1-shot (Omniglot: 0.1 pt)"] = {
+            "measured": round(gap, 4),
+            "target": "|gap| <= 0.02",
+            "pass": abs(gap) <= 0.02,
+        }
+    return claims
+
+
+SPLIT = standard_split()
+GLYPHS = load_glyphs()
+
+if __name__ == "__main__":
+    main()
