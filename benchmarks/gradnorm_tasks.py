@@ -4,7 +4,7 @@ Writes ``benchmarks/results/gradnorm_tasks.json``; the multi-task chapter render
 it. Run from the repository root::
 
     .venv/bin/python benchmarks/gradnorm_tasks.py                  # full run
-    .venv/bin/python benchmarks/gradnorm_tasks.py --smoke --out /tmp/g.json
+    .venv/bin/python benchmarks/gradnorm_tasks.py --smoke --out gradnorm_smoke.json
 
 Protocol (``PROTOCOLS.md``, "GradNorm regression"; Chen et al. 2018 §4): T = 2
 tasks f_i(x) = σ_i tanh((B + ε_i)x) with σ = (1, 100) from
