@@ -9,6 +9,16 @@ STAMP := $(VENV)/.mtlbook-installed
 MATHJAX := book/_static/mathjax
 NOTEBOOKS := $(wildcard chapters/*.ipynb) $(wildcard book/*.ipynb)
 
+# Stored outputs must not depend on which x86-64 CPU runs the notebooks. Torch
+# (ATen, MKL, oneDNN), numpy and OpenBLAS each pick kernels by the CPU's vector
+# instructions (AVX2, AVX-512), and different kernels add in different orders,
+# so a trained network's fourth decimal moved between machines. These settings
+# pin every one of them to code paths that run the same on any x86-64 CPU made
+# in the last decade; `make execute`, `make test` and `make lab` all use them.
+PINNED_NUMERICS := ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE \
+	ONEDNN_MAX_CPU_ISA=SSE41 OPENBLAS_CORETYPE=Haswell \
+	NPY_DISABLE_CPU_FEATURES="X86_V3 X86_V4 AVX512_ICL AVX512_SPR"
+
 .PHONY: book test lint unit nbval build-book lab execute benchmarks clean
 
 book: build-book
@@ -35,7 +45,7 @@ unit: $(STAMP)
 
 # Strict nbval: every stored text output must be reproduced exactly.
 nbval: $(STAMP)
-	$(BIN)/pytest -q --nbval --nbval-current-env $(NOTEBOOKS)
+	$(PINNED_NUMERICS) $(BIN)/pytest -q --nbval --nbval-current-env $(NOTEBOOKS)
 
 # MathJax ships inside a Python package (jupyter-server-mathjax), so math
 # renders with no CDN; it is copied into the site's static files.
@@ -50,12 +60,12 @@ build-book: $(STAMP) $(MATHJAX)
 
 # Convenience for readers: run the chapters yourself.
 lab: $(STAMP)
-	$(BIN)/jupyter lab chapters
+	$(PINNED_NUMERICS) $(BIN)/jupyter lab chapters
 
 # Maintainers: re-execute every notebook in place (after a version bump),
 # then review the diff of the outputs before committing.
 execute: $(STAMP)
-	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	$(PINNED_NUMERICS) $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.timeout=600 $(NOTEBOOKS)
 
 # Maintainers: re-run the slow reproductions; they rewrite benchmarks/results/*.json.

@@ -87,14 +87,19 @@ def train(
     distribution: Sinusoid | None = None,
     meta_batch: int = META_BATCH,
     outer_lr: float = OUTER_LR,
+    init: Callable[[nn.Module], None] | None = None,
     **options: Any,
 ) -> dict[str, Any]:
     """Adam on the meta-batch mean of fn; returns model, params, log and seconds.
 
     extra: more learnable tensors (Meta-SGD's rates), passed to fn as ``rates``.
+    init: re-initialises the freshly built model in place (drawing from the
+    global torch generator that ``mlp`` has just seeded).
     """
     dist = distribution or Sinusoid(k_support=K_TRAIN, k_query=K_TRAIN)
     model = mlp(init_seed)
+    if init is not None:
+        init(model)
     params = dict(model.named_parameters())
     groups = [params] + ([extra] if extra else [])
     opt = torch.optim.Adam([t for g in groups for t in g.values()], lr=outer_lr)

@@ -63,3 +63,32 @@ def test_no_absolute_machine_paths() -> None:
         hits = [m.group(0) for m in pattern.finditer(text)]
         rel = path.relative_to(ROOT).as_posix()
         assert not hits, f"{rel} contains absolute machine paths: {hits[:3]}"
+
+
+def makefile_recipe(target: str) -> str:
+    """The command lines of one Makefile target, joined."""
+    text = (ROOT / "Makefile").read_text()
+    match = re.search(rf"^{target}:.*\n((?:\t.*\n?)+)", text, flags=re.MULTILINE)
+    assert match, f"Makefile has no target '{target}'"
+    return match.group(1)
+
+
+def test_notebooks_run_with_cpu_independent_numerics() -> None:
+    # Stored outputs are compared digit for digit; they must not depend on
+    # whether the CPU has AVX-512, so nbval and the maintainers' re-execution
+    # both run with every kernel dispatcher pinned.
+    text = (ROOT / "Makefile").read_text()
+    pinned = re.search(r"^PINNED_NUMERICS := ((?:.*\\\n)*.*)$", text, re.MULTILINE)
+    assert pinned, "Makefile defines no PINNED_NUMERICS"
+    for setting in (
+        "ATEN_CPU_CAPABILITY=default",
+        "MKL_CBWR=COMPATIBLE",
+        "ONEDNN_MAX_CPU_ISA=",
+        "OPENBLAS_CORETYPE=",
+        "NPY_DISABLE_CPU_FEATURES=",
+    ):
+        assert setting in pinned.group(1), f"PINNED_NUMERICS lacks {setting}"
+    for target in ("nbval", "execute", "lab"):
+        assert "$(PINNED_NUMERICS)" in makefile_recipe(target), (
+            f"make {target} must run with $(PINNED_NUMERICS)"
+        )
