@@ -7,8 +7,10 @@ gradients under vmap, see mtlbook/meta/inner.py), so every meta-batch here runs
 vectorised with ``vmap``.
 
 Meta-training uses the background-train classes only; nothing is selected on
-the evaluation scripts. Meta-learners: ProtoNets, MAML, first-order MAML, ANIL,
-ProtoMAML, Reptile, one model per method per shot setting, trained 5-way. At
+the evaluation scripts. Meta-learners: ProtoNets, MAML, first-order MAML (plain,
+and with its head reset to zero after every outer step, the zeroing trick of Kao
+et al. 2022), ANIL, ProtoMAML, Reptile, one model per method per shot setting,
+trained 5-way. At
 20-way only the methods without a 5-way head run: the 5-way ProtoNets model is
 reused (its classifier comes from prototypes), and the baselines; MAML,
 first-order MAML, ANIL and Reptile have a 5-way head, and ProtoMAML's 20-way
@@ -87,6 +89,7 @@ LABELS = {
     "protonets": "ProtoNets",
     "maml": "MAML (second order)",
     "fomaml": "first-order MAML",
+    "fomaml_zero": "first-order MAML, head zeroed every step",
     "anil": "ANIL",
     "protomaml": "ProtoMAML",
     "reptile": "Reptile",
@@ -94,7 +97,7 @@ LABELS = {
     "nn_embedding": "nearest neighbour, pre-trained embedding",
     "nn_pixels": "nearest neighbour, pixels",
 }
-FIVE_WAY_ONLY = ("maml", "fomaml", "anil", "reptile", "protomaml")
+FIVE_WAY_ONLY = ("maml", "fomaml", "fomaml_zero", "anil", "reptile", "protomaml")
 
 # Shared by every meta-learner: 5-way training episodes, Adam on θ.
 # The MAML family adapts at test time with the one step it was trained with:
@@ -105,6 +108,16 @@ HYPER: dict[str, dict[str, Any]] = {
     "protonets": {"iterations": 600},
     "maml": {"iterations": 600, "inner_lr": 0.4, "steps": 1, "test_steps": 1},
     "fomaml": {"iterations": 600, "inner_lr": 0.4, "steps": 1, "test_steps": 1},
+    # Added after plain first-order MAML collapsed to chance (its query loss
+    # back at ln 5) at inner rates 0.4, 0.1 and 0.04: the zeroing trick of Kao
+    # et al. (2022) resets the head's start to 0 after every outer step.
+    "fomaml_zero": {
+        "iterations": 600,
+        "inner_lr": 0.4,
+        "steps": 1,
+        "test_steps": 1,
+        "zero_head_every_step": True,
+    },
     "anil": {"iterations": 600, "inner_lr": 0.4, "steps": 1, "test_steps": 1},
     "protomaml": {"iterations": 600, "inner_lr": 0.1, "steps": 1, "test_steps": 3},
     # Reptile trains on support + query of each episode (no split), SGD inner.
@@ -250,6 +263,9 @@ def meta_train(method: str, k_shot: int, iterations: int) -> tuple[nn.Module, li
         "protonets": lambda b: meta_loss(protonet_loss, model, params, b, n_way=5),
         "maml": lambda b: meta_loss(maml_loss, model, params, b, **ce, **inner),
         "fomaml": lambda b: meta_loss(fomaml_loss, model, params, b, **ce, **inner),
+        "fomaml_zero": lambda b: meta_loss(
+            fomaml_loss, model, params, b, **ce, **inner
+        ),
         "anil": lambda b: meta_loss(
             anil_loss, model, params, b, head="head", **ce, **inner
         ),
@@ -267,10 +283,20 @@ def meta_train(method: str, k_shot: int, iterations: int) -> tuple[nn.Module, li
             for n, p in params.items():
                 p.grad = direction[n].clone()
             loss = None
+            if it % 50 == 0 or it == iterations - 1:
+                norm = torch.sqrt(sum((d**2).sum() for d in direction.values()))
+                log.append(
+                    {"iteration": it + 1, "direction_norm": round(norm.item(), 4)}
+                )
         else:
             loss = losses[method](batch)
             meta_backward(loss, params)
         opt.step()
+        if h.get("zero_head_every_step"):
+            with torch.no_grad():
+                for name, p in params.items():
+                    if in_head(name):
+                        p.zero_()
         if loss is not None and (it % 50 == 0 or it == iterations - 1):
             log.append({"iteration": it + 1, "query_loss": round(loss.item(), 4)})
     return model, log
@@ -578,6 +604,7 @@ def merge(args: argparse.Namespace) -> None:
         for key in ("wall_seconds", "cpu_seconds", "training_logs", "failures"):
             out["settings"][key].update(part["settings"][key])
         out["settings"]["not_run"].update(part["settings"]["not_run"])
+        out["settings"]["methods"].update(part["settings"]["methods"])
     out["complete"] = all(part["complete"] for part in parts)
     out["smoke"] = any(part["smoke"] for part in parts)
     out["settings"]["cpu_seconds_total"] = round(
