@@ -14,8 +14,9 @@ NOTEBOOKS := $(wildcard chapters/*.ipynb) $(wildcard book/*.ipynb)
 # instructions (AVX2, AVX-512), and different kernels add in different orders,
 # so a trained network's fourth decimal moved between machines. These settings
 # pin every one of them to code paths that run the same on any x86-64 CPU made
-# in the last decade; `make execute`, `make test` and `make lab` all use them.
-PINNED_NUMERICS := ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE \
+# in the last decade (MKL's STRICT: the same bits whatever the alignment of the
+# operands); `make execute`, `make test` and `make lab` all use them.
+PINNED_NUMERICS := ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE,STRICT \
 	ONEDNN_MAX_CPU_ISA=SSE41 OPENBLAS_CORETYPE=Haswell \
 	NPY_DISABLE_CPU_FEATURES="X86_V3 X86_V4 AVX512_ICL AVX512_SPR"
 
