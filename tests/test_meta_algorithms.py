@@ -273,6 +273,28 @@ def test_adaptation_curve_builds_no_graph_and_matches_maml() -> None:
             assert torch.allclose(curve[i, s], m.detach(), rtol=1e-12)
 
 
+def test_adaptation_curve_takes_one_rate_per_step() -> None:
+    model, params, batch = setup()
+    options = {"loss_fn": F.mse_loss, "steps": 3}
+    same = adaptation_curve(model, params, batch, inner_lr=0.2, **options)
+    rates = torch.full((3,), 0.2, dtype=DT)
+    assert torch.equal(
+        adaptation_curve(model, params, batch, inner_lr=rates, **options), same
+    )
+    # A zero rate after the first step freezes the curve at its step-1 value.
+    frozen = adaptation_curve(
+        model,
+        params,
+        batch,
+        inner_lr=torch.tensor([0.2, 0.0, 0.0], dtype=DT),
+        **options,
+    )
+    assert torch.equal(frozen[:, 1], same[:, 1])
+    assert torch.equal(frozen[:, 3], frozen[:, 1])
+    with pytest.raises(ValueError, match="per-step rates for steps=3"):
+        adaptation_curve(model, params, batch, inner_lr=rates[:2], **options)
+
+
 def test_score_tasks_and_accuracy() -> None:
     model, params, batch = episode_setup()
 

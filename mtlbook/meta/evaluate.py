@@ -89,6 +89,7 @@ def _curve(
 ) -> Tensor:
     predict = functional(model, batchnorm=batchnorm)
     fast, scores = params, []
+    per_step = isinstance(inner_lr, Tensor) and inner_lr.ndim == 1
     for step in range(steps + 1):
         if step:
             fast = adapt(
@@ -97,7 +98,7 @@ def _curve(
                 task.x_support,
                 task.y_support,
                 loss_fn=loss_fn,
-                lr=inner_lr,
+                lr=inner_lr[step - 1] if per_step else inner_lr,
                 order="none",
                 adapts=adapts,
             )
@@ -121,11 +122,17 @@ def adaptation_curve(
     """Query metric after 0, 1, ..., steps SGD steps on each support set.
 
     Returns (n_tasks, steps + 1), detached; metric defaults to loss_fn.
-    inner_lr: anything :func:`~mtlbook.meta.inner.adapt` takes as one step's
-    rate: a float, a tensor of shape (), or Meta-SGD's dict of per-parameter
-    rates (each step of the curve reuses it).
+    inner_lr: a float, a tensor of shape () or Meta-SGD's dict of per-parameter
+    rates (each step of the curve reuses it), or a tensor of shape (steps,):
+    one rate per step, as learned by a per-step inner loop.
     Column s of a MAML model is Finn et al.'s "s gradient steps" (Table 2).
     """
+    if isinstance(inner_lr, Tensor) and inner_lr.ndim == 1:
+        if inner_lr.shape[0] != steps:
+            raise ValueError(
+                f"inner_lr has {inner_lr.shape[0]} per-step rates for steps={steps}; "
+                "give one rate per step, or a single rate for all steps"
+            )
     with torch.no_grad():
         return map_tasks(
             _curve,
