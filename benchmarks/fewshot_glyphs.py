@@ -263,9 +263,6 @@ def meta_train(method: str, k_shot: int, iterations: int) -> tuple[nn.Module, li
         "protonets": lambda b: meta_loss(protonet_loss, model, params, b, n_way=5),
         "maml": lambda b: meta_loss(maml_loss, model, params, b, **ce, **inner),
         "fomaml": lambda b: meta_loss(fomaml_loss, model, params, b, **ce, **inner),
-        "fomaml_zero": lambda b: meta_loss(
-            fomaml_loss, model, params, b, **ce, **inner
-        ),
         "anil": lambda b: meta_loss(
             anil_loss, model, params, b, head="head", **ce, **inner
         ),
@@ -273,6 +270,7 @@ def meta_train(method: str, k_shot: int, iterations: int) -> tuple[nn.Module, li
             protomaml_loss, model, params, b, n_way=5, **inner
         ),
     }
+    losses["fomaml_zero"] = losses["fomaml"]  # same loss; only the outer step differs
     log = []
     for it in range(iterations):
         batch = episodes.sample_batch(META["meta_batch"], generator)
