@@ -309,3 +309,133 @@ def _check_float_dtype(name: str, dtype: torch.dtype) -> None:
         )
     fix = f"{name}.float() / 255" if dtype == torch.uint8 else f"{name}.float()"
     raise TypeError(f"{name} must be floating point, got {dtype}; use {fix}")
+
+
+# --- appended for mtlbook.data ----------------------------------------------
+
+
+def check_instance(name: str, value: object, cls: type, fix: str) -> object:
+    """Return ``value`` if it is a ``cls``; else a TypeError ending with ``fix``."""
+    if not isinstance(value, cls):
+        raise TypeError(
+            f"{name} must be a {cls.__name__}, got {type(value).__name__}; {fix}"
+        )
+    return value
+
+
+def check_int_array(
+    name: str,
+    value: object,
+    *,
+    high: int | None = None,
+    unique: bool = False,
+    example: str = "",
+) -> np.ndarray:
+    """Return ``value`` as a non-empty 1-D integer numpy array (dtype kept).
+
+    For ids and labels: ``high`` asks every entry to lie in [0, high), and
+    ``unique`` refuses repeated entries. A torch tensor is read as an array.
+    """
+    hint = f", e.g. {name}={example}" if example else ""
+    if isinstance(value, Tensor):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, str | bytes) or not _array_like(value):
+        raise TypeError(
+            f"{name} must be a list or array of ints, got {type(value).__name__}{hint}"
+        )
+    array = np.asarray(value)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {array.shape}{hint}")
+    if array.size == 0:
+        raise ValueError(f"{name} is empty; pass at least one id{hint}")
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold ints, got dtype {array.dtype}{hint}")
+    if high is not None and (array.min() < 0 or array.max() >= high):
+        raise ValueError(
+            f"{name} must lie in [0, {high}), got values from {array.min()} to "
+            f"{array.max()}{hint}"
+        )
+    if unique and len(np.unique(array)) != len(array):
+        raise ValueError(f"{name} has repeated ids; pass each id once{hint}")
+    return array
+
+
+_COUNT_WORDS = {2: "two", 3: "three", 4: "four"}
+
+
+def check_fractions(
+    name: str,
+    value: object,
+    parts: tuple[str, ...],
+    *,
+    may_be_zero: tuple[str, ...] = (),
+) -> np.ndarray:
+    """Shares of a split, one per part: finite, summing to 1, each > 0.
+
+    The parts named in ``may_be_zero`` may be 0 (an empty part). Returns
+    (len(parts),) float64.
+    """
+    example = ", ".join(["0.6", "0.2", "0.2", "0.2"][: len(parts)])
+    hint = f"e.g. {name}=({example})" if len(parts) == 3 else "summing to 1"
+    count = _COUNT_WORDS.get(len(parts), str(len(parts)))
+    rule = (
+        f"{count} positive numbers"
+        if not may_be_zero
+        else f"{count} numbers, {' and '.join(may_be_zero)} >= 0 and the rest > 0"
+    )
+    want = f"{rule} ({', '.join(parts)}), {hint}"
+    if isinstance(value, str | bytes) or not _array_like(value):
+        raise TypeError(
+            f"{_show(name, value)} must be {want}; got {type(value).__name__}"
+        )
+    frac = np.asarray(value)
+    if frac.dtype.kind not in "iuf":
+        raise TypeError(f"{_show(name, value)} must be {want}; got dtype {frac.dtype}")
+    frac = frac.astype(np.float64)
+    positive = np.array([p not in may_be_zero for p in parts])
+    if (
+        frac.shape != (len(parts),)
+        or not np.isfinite(frac).all()
+        or (frac < 0).any()
+        or (frac[positive] <= 0).any()
+    ):
+        raise ValueError(f"{_show(name, value)} must be {want}")
+    if abs(frac.sum() - 1.0) > 1e-9:
+        raise ValueError(f"{name}={frac.tolist()} must sum to 1, {hint}")
+    return frac
+
+
+def check_torch_dtype(name: str, value: object) -> torch.dtype:
+    """Return ``value`` if it is a floating ``torch.dtype`` (torch.float32, ...)."""
+    if not isinstance(value, torch.dtype) or not value.is_floating_point:
+        raise TypeError(
+            f"{_show(name, value)} must be a floating torch dtype, "
+            f"e.g. {name}=torch.float64"
+        )
+    return value
+
+
+# --- appended for mtlbook.transfer, mtlbook.scratch, mtlbook.nb and plot -----
+
+
+def check_callable(name: str, value: object, example: str = "") -> object:
+    """Return ``value`` if it can be called (a function, a module, a partial)."""
+    if not callable(value):
+        hint = f", e.g. {name}={example}" if example else ""
+        raise TypeError(
+            f"{_show(name, value)} must be callable, got {type(value).__name__}{hint}"
+        )
+    return value
+
+
+def check_not_tensor(name: str, value: object) -> None:
+    """Refuse a torch tensor where a numpy array is expected (dtype is kept).
+
+    For numpy code that keeps float32 as float32 and so cannot use
+    ``check_array``, which converts to float64.
+    """
+    if isinstance(value, Tensor):
+        raise TypeError(
+            f"{name} is a torch.Tensor, but this function works in numpy; "
+            f"pass {name}.detach().cpu().numpy()"
+        )

@@ -125,7 +125,7 @@ def test_pcgrad_toy_start_values_follow_formula():
         ([0.0, 0.0], TypeError),
         (torch.zeros(3), ValueError),
         (torch.zeros(2, 2, 2), ValueError),
-        (torch.zeros(2, dtype=torch.int64), ValueError),
+        (torch.zeros(2, dtype=torch.int64), TypeError),
         (torch.tensor([float("nan"), 0.0]), ValueError),
     ],
 )
@@ -260,7 +260,7 @@ def test_mmoe_reproducible_with_one_generator_different_with_another():
         ({"correlation": 1.5}, ValueError, "correlation"),
         ({"correlation": -1.01}, ValueError, "correlation"),
         ({"correlation": float("nan")}, ValueError, "correlation"),
-        ({"correlation": True}, ValueError, "correlation"),
+        ({"correlation": True}, TypeError, "correlation"),
         ({"c": 0.0}, ValueError, "c="),
         ({"m": -1}, ValueError, "m="),
         ({"noise_std": -0.1}, ValueError, "noise_std"),

@@ -72,17 +72,17 @@ def test_moons_are_deterministic_given_the_rng():
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "match"),
+    ("kwargs", "error", "match"),
     [
-        ({"n_per_class": 0}, "n_per_class"),
-        ({"n_per_class": 2.5}, "n_per_class"),
-        ({"rotation_deg": math.nan}, "rotation_deg"),
-        ({"noise": -0.1}, "noise"),
+        ({"n_per_class": 0}, ValueError, "n_per_class"),
+        ({"n_per_class": 2.5}, TypeError, "n_per_class"),
+        ({"rotation_deg": math.nan}, ValueError, "rotation_deg"),
+        ({"noise": -0.1}, ValueError, "noise"),
     ],
 )
-def test_moons_bad_input(kwargs, match):
+def test_moons_bad_input(kwargs, error, match):
     args = {"n_per_class": 10, "rotation_deg": 0.0, **kwargs}
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(error, match=match):
         rotated_moons(**args, rng=np.random.default_rng(0))
 
 

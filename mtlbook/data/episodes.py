@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mtlbook._validate import check_int, check_int_array, check_numpy_rng
+
 
 @dataclass(frozen=True)
 class Episode:
@@ -31,14 +33,6 @@ class Episode:
     query: np.ndarray
     query_labels: np.ndarray
     classes: np.ndarray
-
-
-def _positive(name: str, value: object) -> int:
-    if not isinstance(value, int | np.integer) or isinstance(value, bool):
-        raise TypeError(f"{name}={value!r} must be an int, e.g. {name}=5")
-    if value < 1:
-        raise ValueError(f"{name}={value} must be a positive int, e.g. {name}=5")
-    return int(value)
 
 
 def draw_episode(
@@ -76,21 +70,17 @@ def sample_episode(
     the episode (e.g. one split's classes); default every label present.
     Returns n_way * k_shot support and n_way * q_queries query indices.
     """
-    n_way = _positive("n_way", n_way)
-    k_shot = _positive("k_shot", k_shot)
-    q_queries = _positive("q_queries", q_queries)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(
-            "rng must be a np.random.Generator, e.g. np.random.default_rng(0)"
-        )
-    labels = np.asarray(labels)
-    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(
-            f"labels must be a 1-D integer array, got dtype {labels.dtype} and "
-            f"shape {labels.shape}; pass one class id per item"
-        )
+    n_way = check_int("n_way", n_way, low=1, example=5)
+    k_shot = check_int("k_shot", k_shot, low=1, example=5)
+    q_queries = check_int("q_queries", q_queries, low=1, example=5)
+    check_numpy_rng("rng", rng)
+    labels = check_int_array("labels", labels, example="glyphs.labels['char']")
     present = np.unique(labels)
-    allowed = present if classes is None else np.unique(np.asarray(classes))
+    allowed = (
+        present
+        if classes is None
+        else np.unique(check_int_array("classes", classes, example="split['train']"))
+    )
     missing = np.setdiff1d(allowed, present)
     if missing.size:
         raise ValueError(

@@ -25,6 +25,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mtlbook._validate import (
+    check_fractions,
+    check_instance,
+    check_int,
+    check_int_array,
+    check_numpy_rng,
+)
 from mtlbook.data.glyphs import FAMILIES, GlyphSet
 from mtlbook.data.glyphs.variation import ROTATION_DEG
 
@@ -55,14 +62,14 @@ class GlyphAttributes:
 
 
 def _check_classes(glyphs: GlyphSet, classes: Sequence[int] | np.ndarray) -> np.ndarray:
-    ids = np.asarray(classes)
-    if ids.ndim != 1 or ids.size == 0 or not np.issubdtype(ids.dtype, np.integer):
+    if isinstance(classes, list | tuple | np.ndarray) and len(classes) == 0:
         raise ValueError(
-            f"classes must be a non-empty 1-D list of int class ids, got {classes!r}; "
+            "classes is empty: pass a non-empty list of class ids, "
             "e.g. standard_split()['train'][:50]"
         )
-    if len(np.unique(ids)) != len(ids):
-        raise ValueError("classes has repeated ids; pass each class id once")
+    ids = check_int_array(
+        "classes", classes, unique=True, example="standard_split()['train'][:50]"
+    )
     missing = np.setdiff1d(ids, glyphs.labels["char"])
     if missing.size:
         raise ValueError(
@@ -70,18 +77,6 @@ def _check_classes(glyphs: GlyphSet, classes: Sequence[int] | np.ndarray) -> np.
             "glyphs of those classes (load_glyphs()) or drop them"
         )
     return ids.astype(np.int64)
-
-
-def _check_fractions(fractions: Sequence[float]) -> np.ndarray:
-    frac = np.asarray(fractions, dtype=np.float64)
-    if frac.shape != (3,) or not np.isfinite(frac).all() or (frac <= 0).any():
-        raise ValueError(
-            f"fractions={fractions!r} must be three positive numbers (train, val, "
-            "test), e.g. (0.6, 0.2, 0.2)"
-        )
-    if abs(frac.sum() - 1.0) > 1e-9:
-        raise ValueError(f"fractions={frac.tolist()} must sum to 1")
-    return frac
 
 
 def glyph_attribute_tasks(
@@ -100,22 +95,11 @@ def glyph_attribute_tasks(
     rotation_bins: equal-width bins over the ±15° rotation range. Returns x:
     (n, 1, size, size) with n the images of ``classes``, in class-major order.
     """
-    if not isinstance(glyphs, GlyphSet):
-        raise TypeError(
-            f"glyphs must be a GlyphSet (load_glyphs()), got {type(glyphs).__name__}"
-        )
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(
-            "rng must be a np.random.Generator, e.g. np.random.default_rng(0)"
-        )
+    check_instance("glyphs", glyphs, GlyphSet, "load one with load_glyphs()")
+    check_numpy_rng("rng", rng)
     ids = _check_classes(glyphs, classes)
-    frac = _check_fractions(fractions)
-    if not isinstance(rotation_bins, int | np.integer) or isinstance(
-        rotation_bins, bool
-    ):
-        raise TypeError(f"rotation_bins={rotation_bins!r} must be an int, e.g. 3")
-    if rotation_bins < 2:
-        raise ValueError(f"rotation_bins={rotation_bins} must be >= 2, e.g. 3")
+    frac = check_fractions("fractions", fractions, ("train", "val", "test"))
+    rotation_bins = check_int("rotation_bins", rotation_bins, low=2, example=3)
 
     # class-major order: the images of classes[0], then classes[1], ...
     per_class = [np.flatnonzero(glyphs.labels["char"] == c) for c in ids]

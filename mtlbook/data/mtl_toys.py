@@ -15,11 +15,19 @@ optimiser or gradient aggregator can be run on them directly.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+
+from mtlbook._validate import (
+    check_array,
+    check_int,
+    check_real,
+    check_tensor,
+    check_torch_dtype,
+    check_torch_generator,
+)
 
 # log(max(|.|, LOWER)) keeps the log finite where its argument vanishes.
 LOWER = 5e-6
@@ -51,22 +59,14 @@ BALANCED_LOSS = -15.09
 PCGRAD_TOY_START: tuple[float, float] = (0.5, -3.0)
 
 
-def _is_real(value: object) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
 def _check_theta(theta: object) -> torch.Tensor:
-    if not isinstance(theta, torch.Tensor):
-        raise TypeError(
-            f"theta must be a torch.Tensor, got {type(theta).__name__}; "
-            "use torch.tensor([t1, t2])"
-        )
-    if theta.ndim not in (1, 2) or theta.shape[-1] != 2:
+    theta = check_tensor("theta", theta, ndim=(1, 2))
+    if theta.shape[-1] != 2:
         raise ValueError(
             f"theta must have shape (2,) or (n, 2), got {tuple(theta.shape)}"
         )
     if not theta.is_floating_point():
-        raise ValueError(
+        raise TypeError(
             f"theta must be a floating tensor, got {theta.dtype}; use theta.float()"
         )
     if not bool(torch.isfinite(theta).all()):
@@ -85,8 +85,7 @@ def two_objective_losses(theta: torch.Tensor, *, scale: float = 1.0) -> torch.Te
     scale: the factor s on L1 (1 unscaled, 0.1 scaled); must be positive.
     """
     theta = _check_theta(theta)
-    if not _is_real(scale) or not math.isfinite(scale) or scale <= 0:
-        raise ValueError(f"scale={scale!r} must be a positive finite number, e.g. 0.1")
+    scale = check_real("scale", scale, low=0, low_open=True, example=0.1)
     t1, t2 = theta[..., 0], theta[..., 1]
     f1 = _safe_log(0.5 * (-t1 - 7) - torch.tanh(-t2)) + 6
     f2 = _safe_log(0.5 * (-t1 + 3) + torch.tanh(-t2) + 2) + 6
@@ -110,22 +109,6 @@ def pcgrad_toy_losses(theta: torch.Tensor) -> torch.Tensor:
     loss1 = 20 * _safe_log(0.5 * t1 + torch.tanh(t2))
     loss2 = 25 * _safe_log(0.5 * t1 - torch.tanh(t2) + 2)
     return torch.stack([loss1, loss2], dim=-1)
-
-
-def _check_positive_int(name: str, value: object, example: int) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise TypeError(f"{name}={value!r} must be an int, e.g. {name}={example}")
-    if value < 1:
-        raise ValueError(f"{name}={value} must be >= 1, e.g. {name}={example}")
-    return int(value)
-
-
-def _check_generator(generator: object) -> torch.Generator:
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(
-            "generator must be a torch.Generator, e.g. torch.Generator().manual_seed(0)"
-        )
-    return generator
 
 
 @dataclass(frozen=True)
@@ -168,12 +151,15 @@ def gradnorm_tasks(
     float64, then cast to ``dtype``: the same generator state gives the same
     tasks whatever the dtype, and the tasks do not depend on n_train/n_test.
     """
-    n_tasks = _check_positive_int("n_tasks", n_tasks, 2)
-    n_train = _check_positive_int("n_train", n_train, 1000)
-    n_test = _check_positive_int("n_test", n_test, 1000)
-    input_dim = _check_positive_int("input_dim", input_dim, 250)
-    output_dim = _check_positive_int("output_dim", output_dim, 100)
-    generator = _check_generator(generator)
+    n_tasks = check_int("n_tasks", n_tasks, low=1, example=2)
+    n_train = check_int("n_train", n_train, low=1, example=1000)
+    n_test = check_int("n_test", n_test, low=1, example=1000)
+    input_dim = check_int("input_dim", input_dim, low=1, example=250)
+    output_dim = check_int("output_dim", output_dim, low=1, example=100)
+    generator = check_torch_generator("generator", generator)
+    check_torch_dtype("dtype", dtype)
+    if not isinstance(sigmas, torch.Tensor):
+        check_array("sigmas", sigmas, finite=False, nonempty=False)
     sig = torch.as_tensor(sigmas, dtype=torch.float64)
     if sig.ndim != 1 or sig.numel() != n_tasks:
         raise ValueError(
@@ -250,24 +236,16 @@ def mmoe_synthetic(
     train and test from ONE call and split it, since a second call with
     another generator state draws different tasks.
     """
-    n = _check_positive_int("n", n, 1000)
-    dim = _check_positive_int("dim", dim, 100)
+    n = check_int("n", n, low=1, example=1000)
+    dim = check_int("dim", dim, low=1, example=100)
     if dim < 2:
         raise ValueError(f"dim={dim} must be >= 2 to hold two orthogonal vectors")
-    if not isinstance(m, numbers.Integral) or isinstance(m, bool) or m < 0:
-        raise ValueError(f"m={m!r} must be a non-negative int, e.g. m=10")
-    if not _is_real(correlation) or not -1 <= correlation <= 1:
-        raise ValueError(
-            f"correlation={correlation!r} must be a number in [-1, 1], e.g. 0.5"
-        )
-    for name, value in (("c", c), ("noise_std", noise_std)):
-        if not _is_real(value) or not math.isfinite(value):
-            raise ValueError(f"{name}={value!r} must be a finite number")
-    if c <= 0:
-        raise ValueError(f"c={c} must be positive, e.g. c=1.0")
-    if noise_std < 0:
-        raise ValueError(f"noise_std={noise_std} must be >= 0, e.g. 0.1")
-    generator = _check_generator(generator)
+    m = check_int("m", m, low=0, example=10)
+    correlation = check_real("correlation", correlation, low=-1, high=1, example=0.5)
+    c = check_real("c", c, low=0, low_open=True, example=1.0)
+    noise_std = check_real("noise_std", noise_std, low=0, example=0.1)
+    generator = check_torch_generator("generator", generator)
+    check_torch_dtype("dtype", dtype)
 
     def randn(*shape: int) -> torch.Tensor:
         return torch.randn(*shape, generator=generator, dtype=torch.float64)

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mtlbook._validate import check_fractions, check_int, check_numpy_rng
+
 SPLITS = ("train", "val", "test")
 
 
@@ -59,6 +61,13 @@ def overlay(left: np.ndarray, right: np.ndarray, offset: int) -> np.ndarray:
     left, right: (n, h, w) in [0, 1]; returns (n, h, w + offset), the pixel-wise
     maximum where the digits overlap.
     """
+    for name, value in (("left", left), ("right", right)):
+        if not isinstance(value, np.ndarray):
+            raise TypeError(
+                f"{name} must be a numpy array (n, h, w), got {type(value).__name__}; "
+                f"pass np.asarray({name})"
+            )
+    offset = check_int("offset", offset, low=0, example=4)
     if left.shape != right.shape or left.ndim != 3:
         raise ValueError(
             f"left and right must both have shape (n, h, w), got {left.shape} "
@@ -69,23 +78,6 @@ def overlay(left: np.ndarray, right: np.ndarray, offset: int) -> np.ndarray:
     canvas[:, :, :w] = left
     canvas[:, :, offset:] = np.maximum(canvas[:, :, offset:], right)
     return canvas
-
-
-def _check_fractions(fractions: Sequence[float]) -> np.ndarray:
-    frac = np.asarray(fractions, dtype=np.float64)
-    if frac.shape != (3,):
-        raise ValueError(
-            f"fractions must hold three numbers (train, val, test), got shape "
-            f"{frac.shape}; e.g. fractions=(0.6, 0.2, 0.2)"
-        )
-    if not np.isfinite(frac).all() or (frac < 0).any() or frac[[0, 2]].min() <= 0:
-        raise ValueError(
-            f"fractions={frac.tolist()} must be finite, train and test > 0 and "
-            "val >= 0, e.g. (0.6, 0.2, 0.2)"
-        )
-    if abs(frac.sum() - 1.0) > 1e-9:
-        raise ValueError(f"fractions={frac.tolist()} must sum to 1")
-    return frac
 
 
 def make_multidigits(
@@ -104,20 +96,12 @@ def make_multidigits(
     k * pairs_per_image examples. A pair may repeat one image (rare).
     offset: columns between the two digits' left edges, 1..8 (8 = side by side).
     """
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(
-            "rng must be a np.random.Generator, e.g. np.random.default_rng(0)"
-        )
-    frac = _check_fractions(fractions)
-    for name, value, low, high in (
-        ("pairs_per_image", pairs_per_image, 1, None),
-        ("offset", offset, 1, 8),
-    ):
-        if not isinstance(value, int | np.integer) or isinstance(value, bool):
-            raise TypeError(f"{name}={value!r} must be an int")
-        if value < low or (high is not None and value > high):
-            upper = "" if high is None else f" and <= {high}"
-            raise ValueError(f"{name}={value} must be >= {low}{upper}")
+    check_numpy_rng("rng", rng)
+    frac = check_fractions(
+        "fractions", fractions, ("train", "val", "test"), may_be_zero=("val",)
+    )
+    pairs_per_image = check_int("pairs_per_image", pairs_per_image, low=1, example=1)
+    offset = check_int("offset", offset, low=1, high=8, example=4)
 
     images, labels = _digits()
     order = rng.permutation(len(images))

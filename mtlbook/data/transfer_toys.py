@@ -10,10 +10,17 @@
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
+
+from mtlbook._validate import (
+    check_bool,
+    check_instance,
+    check_int,
+    check_numpy_rng,
+    check_real,
+)
 
 #: The centre of the noise-free moons: x in [-1, 2], y in [-0.5, 1].
 MOONS_CENTRE: tuple[float, float] = (0.5, 0.25)
@@ -34,14 +41,10 @@ def rotated_moons(
     as the target domain.
     Returns: x (2 * n_per_class, 2) float32, y (2 * n_per_class,) int64.
     """
-    _check_rng(rng)
-    _check_positive_int("n_per_class", n_per_class)
-    if not _is_real(rotation_deg) or not math.isfinite(rotation_deg):
-        raise ValueError(
-            f"rotation_deg={rotation_deg!r} must be a finite angle in degrees"
-        )
-    if not _is_real(noise) or not (math.isfinite(noise) and noise >= 0):
-        raise ValueError(f"noise={noise!r} must be a finite standard deviation >= 0")
+    check_numpy_rng("rng", rng)
+    n_per_class = check_int("n_per_class", n_per_class, low=1, example=150)
+    rotation_deg = check_real("rotation_deg", rotation_deg, example=35.0)
+    noise = check_real("noise", noise, low=0, example=0.1)
     t = rng.uniform(0.0, math.pi, size=(2, n_per_class))
     upper = np.stack([np.cos(t[0]), np.sin(t[0])], axis=1)
     lower = np.stack([1.0 - np.cos(t[1]), 0.5 - np.sin(t[1])], axis=1)
@@ -92,13 +95,13 @@ def make_linear_toy(
     v_star ~ N(0, I_k); the ID inputs live in a random id_dim-dimensional
     subspace, drawn independently of B_star.
     """
-    _check_rng(rng)
-    for name, value in (("d", d), ("k", k), ("id_dim", id_dim)):
-        _check_positive_int(name, value)
+    check_numpy_rng("rng", rng)
+    d = check_int("d", d, low=1, example=50)
+    k = check_int("k", k, low=1, example=5)
+    id_dim = check_int("id_dim", id_dim, low=1, example=10)
     if k > d or id_dim > d:
         raise ValueError(f"k={k} and id_dim={id_dim} must be at most d={d}")
-    if not _is_real(init_noise) or not (math.isfinite(init_noise) and init_noise >= 0):
-        raise ValueError(f"init_noise={init_noise!r} must be a finite number >= 0")
+    init_noise = check_real("init_noise", init_noise, low=0, example=0.02)
     B_star = _orthonormal(d, k, rng).T
     v_star = rng.standard_normal(k)
     B0 = B_star + init_noise * rng.standard_normal((k, d))
@@ -113,14 +116,10 @@ def sample_linear_toy(
 
     z ~ N(0, I_id_dim). Returns: x (n, d) float64, y (n,) float64 = x B_starᵀ v_star.
     """
-    if not isinstance(toy, LinearToy):
-        raise TypeError(
-            f"toy must be a LinearToy, got {type(toy).__name__}; use make_linear_toy"
-        )
-    _check_rng(rng)
-    _check_positive_int("n", n)
-    if not isinstance(ood, bool):
-        raise TypeError(f"ood must be a bool, got {type(ood).__name__}")
+    check_instance("toy", toy, LinearToy, "draw one with make_linear_toy(rng=...)")
+    check_numpy_rng("rng", rng)
+    n = check_int("n", n, low=1, example=100)
+    ood = check_bool("ood", ood)
     if ood:
         x = rng.standard_normal((n, toy.d))
     else:
@@ -135,20 +134,3 @@ def _orthonormal(d: int, k: int, rng: np.random.Generator) -> np.ndarray:
     """(d, k) with orthonormal columns, uniformly distributed (QR, sign-fixed)."""
     q, r = np.linalg.qr(rng.standard_normal((d, k)))
     return q * np.sign(np.diag(r))
-
-
-def _is_real(value: object) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _check_rng(rng: object) -> None:
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(
-            f"rng must be a numpy Generator, got {type(rng).__name__}; "
-            "use np.random.default_rng(seed)"
-        )
-
-
-def _check_positive_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name}={value!r} must be a positive int")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
+from mtlbook._validate import check_array
 from mtlbook.data.glyphs.fonts import FACES, REFERENCE_FACE, codepoints
 from mtlbook.data.glyphs.render import render_fitted
 
@@ -135,6 +136,8 @@ def pairwise_rms(images: np.ndarray) -> np.ndarray:
 
     images: (n, h, w) in [0, 1]. Returns: (n, n) float64.
     """
+    check_array("images", images, ndim=3)
+    images = np.asarray(images)  # blurred in its own dtype, as the catalogue is
     blurred = np.stack([gaussian_filter(im, COMPARE_BLUR) for im in images])
     flat = blurred.reshape(len(images), -1).astype(np.float64)
     sq = (flat**2).sum(axis=1)

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mtlbook._validate import check_int, check_int_array
 from mtlbook.data.cache import cache_dir, cache_key, load_arrays, save_arrays
+from mtlbook.data.glyphs.catalogue import Catalogue
 from mtlbook.data.glyphs.fonts import FACES, FAMILIES
 from mtlbook.data.glyphs.split import classes_of
 from mtlbook.data.glyphs.store import catalogue, versions
@@ -53,21 +55,29 @@ class GlyphSet:
         return self.images.astype(np.float32) / 255.0
 
     def subset(self, classes: Sequence[int] | np.ndarray) -> GlyphSet:
-        """The images whose class id is in ``classes``: (n_kept, size, size)."""
-        keep = np.isin(self.labels["char"], np.asarray(classes))
+        """The images whose class id is in ``classes``: (n_kept, size, size).
+
+        classes: (n_classes,) catalogue ids, e.g. ``standard_split()["train"]``;
+        the result is empty if none of them is loaded.
+        """
+        ids = check_int_array(
+            "classes",
+            classes,
+            high=len(self.class_chars),
+            example="standard_split()['train']",
+        )
+        keep = np.isin(self.labels["char"], ids)
         return GlyphSet(
             self.images[keep], self.labels[keep], self.scripts, self.class_chars
         )
 
 
-def _check_int(name: str, value: object, low: int, example: int) -> int:
-    if not isinstance(value, int | np.integer) or isinstance(value, bool):
-        raise TypeError(f"{name}={value!r} must be an int, e.g. {name}={example}")
-    if value < low:
-        raise ValueError(
-            f"{name}={value} must be at least {low}, e.g. {name}={example}"
-        )
-    return int(value)
+def _check_sizes(n_per_class: object, size: object, seed: object) -> tuple[int, ...]:
+    return (
+        check_int("n_per_class", n_per_class, low=1, example=20),
+        check_int("size", size, low=8, example=28),
+        check_int("seed", seed, low=0, example=0),
+    )
 
 
 def generate_glyphs(
@@ -79,19 +89,19 @@ def generate_glyphs(
 ) -> GlyphSet:
     """Draw ``n_per_class`` instances of each class (no cache).
 
-    classes: (n_classes,) catalogue ids, default all. Images are class-major:
+    classes: (n_classes,) distinct catalogue ids, default all. Images are class-major:
     all instances of the first class, then the next. Returns n_classes *
     n_per_class images of shape (size, size).
     """
-    n_per_class = _check_int("n_per_class", n_per_class, 1, 20)
-    size = _check_int("size", size, 8, 28)
-    seed = _check_int("seed", seed, 0, 0)
+    n_per_class, size, seed = _check_sizes(n_per_class, size, seed)
     cat = catalogue()
-    ids = np.arange(len(cat)) if classes is None else np.asarray(classes)
-    if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
-        raise ValueError(f"classes must be a 1-D list of int class ids, got {ids!r}")
-    if ids.size and (ids.min() < 0 or ids.max() >= len(cat)):
-        raise ValueError(f"classes must lie in [0, {len(cat)}); see catalogue()")
+    ids = (
+        np.arange(len(cat))
+        if classes is None
+        else check_int_array(
+            "classes", classes, high=len(cat), unique=True, example="[0, 1, 2]"
+        )
+    )
     per_image = np.repeat(ids, n_per_class)
     instance = np.tile(np.arange(n_per_class), len(ids))
     available = [np.flatnonzero(row) for row in cat.faces]
@@ -141,6 +151,7 @@ def load_glyphs(
     The cache file is keyed by the arguments and :func:`versions`; it is written
     atomically and read without pickle. Returns images (n, size, size) uint8.
     """
+    n_per_class, size, seed = _check_sizes(n_per_class, size, seed)
     cat = catalogue()
     ids = np.arange(len(cat)) if scripts is None else classes_of(scripts, cat)
     key = cache_key(
@@ -154,14 +165,41 @@ def load_glyphs(
     )
     path = cache_dir() / f"glyphs-{key}.npz"
     arrays = load_arrays(path)
-    if (
-        arrays is not None
-        and {"images", "labels"} <= arrays.keys()
-        and arrays["labels"].dtype == LABEL_DTYPE
-    ):
+    if arrays is not None and _matches(arrays, cat, ids, n_per_class, size):
         return GlyphSet(
             arrays["images"], arrays["labels"], cat.scripts, tuple(cat.chars)
         )
     glyphs = generate_glyphs(ids, n_per_class=n_per_class, size=size, seed=seed)
     save_arrays(path, {"images": glyphs.images, "labels": glyphs.labels})
     return glyphs
+
+
+def _matches(
+    arrays: dict[str, np.ndarray],
+    cat: Catalogue,
+    ids: np.ndarray,
+    n_per_class: int,
+    size: int,
+) -> bool:
+    """Whether a cache file holds what the arguments ask for (else regenerate).
+
+    A truncated or hand-edited file with the right name must not be returned:
+    the count, shape and dtype of the images and the class, code point and
+    instance of every label row are checked against the catalogue.
+    """
+    if not {"images", "labels"} <= arrays.keys():
+        return False
+    images, labels = arrays["images"], arrays["labels"]
+    n = len(ids) * n_per_class
+    if images.shape != (n, size, size) or images.dtype != np.uint8:
+        return False
+    if labels.shape != (n,) or labels.dtype != LABEL_DTYPE:
+        return False
+    per_image = np.repeat(ids, n_per_class)
+    return bool(
+        np.array_equal(labels["char"], per_image)
+        and np.array_equal(labels["codepoint"], cat.codepoints[per_image])
+        and np.array_equal(
+            labels["instance"], np.tile(np.arange(n_per_class), len(ids))
+        )
+    )

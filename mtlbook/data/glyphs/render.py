@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from mtlbook.data.glyphs.fonts import load_font
+from mtlbook._validate import check_int
+from mtlbook.data.glyphs.fonts import FACES, load_font
 
 #: Pixels per em used to draw before shrinking: large, so shrinking anti-aliases.
 DRAW_PIXELS = 96
@@ -20,8 +21,10 @@ FILL = 0.75
 def render_fitted(face_index: int, char: str, size: int) -> np.ndarray | None:
     """The glyph fitted to its box and centred; None if it draws no ink.
 
-    Returns: (size, size) float32 in [0, 1], 1 = ink.
+    face_index: index into ``FACES``; char: one character. Returns: (size,
+    size) float32 in [0, 1], 1 = ink.
     """
+    _check_arguments(face_index, char, size)
     font = load_font(face_index, DRAW_PIXELS)
     canvas = Image.new("L", (3 * DRAW_PIXELS, 3 * DRAW_PIXELS), 0)
     ImageDraw.Draw(canvas).text(
@@ -40,3 +43,14 @@ def render_fitted(face_index: int, char: str, size: int) -> np.ndarray | None:
     out = Image.new("L", (size, size), 0)
     out.paste(glyph, ((size - new_w) // 2, (size - new_h) // 2))
     return np.asarray(out, dtype=np.float32) / 255.0
+
+
+def _check_arguments(face_index: object, char: object, size: object) -> None:
+    check_int("face_index", face_index, low=0, high=len(FACES) - 1, example=0)
+    if not isinstance(char, str):
+        raise TypeError(f"char must be a str, got {type(char).__name__}; e.g. 'A'")
+    if len(char) != 1:
+        raise ValueError(
+            f"char={char!r} must be one character; draw each letter separately"
+        )
+    check_int("size", size, low=1, example=28)

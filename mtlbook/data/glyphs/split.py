@@ -10,10 +10,11 @@ of their code point, so the split does not depend on any random state.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from mtlbook._validate import check_instance, check_nonempty
 from mtlbook.data.glyphs.catalogue import Catalogue
 from mtlbook.data.glyphs.store import catalogue
 
@@ -44,10 +45,23 @@ def classes_of(scripts: Sequence[str], cat: Catalogue | None = None) -> np.ndarr
 
     Returns: (n,) int64, sorted.
     """
-    cat = catalogue() if cat is None else cat
+    cat = _catalogue(cat)
     if isinstance(scripts, str):
         raise TypeError(
             f"scripts={scripts!r} must be a list of names, e.g. [{scripts!r}]"
+        )
+    if not isinstance(scripts, Iterable):
+        raise TypeError(
+            f"scripts must be a list of script names, got {type(scripts).__name__}; "
+            "e.g. scripts=['Latin', 'Greek']"
+        )
+    scripts = list(scripts)
+    check_nonempty("scripts", scripts, "script names, e.g. scripts=['Latin']")
+    not_names = [s for s in scripts if not isinstance(s, str)]
+    if not_names:
+        raise TypeError(
+            f"scripts must hold script names (str), got {not_names[:3]}; "
+            f"choose from {list(cat.scripts)}"
         )
     unknown = [s for s in scripts if s not in cat.scripts]
     if unknown:
@@ -59,6 +73,15 @@ def classes_of(scripts: Sequence[str], cat: Catalogue | None = None) -> np.ndarr
     return np.flatnonzero(np.isin(cat.script, wanted))
 
 
+def _catalogue(cat: object) -> Catalogue:
+    """``cat``, or the standard catalogue when it is None."""
+    if cat is None:
+        return catalogue()
+    return check_instance(
+        "cat", cat, Catalogue, "pass catalogue() or leave cat out for the standard one"
+    )
+
+
 def _hash_rank(codepoint: int) -> str:
     return hashlib.sha256(f"glyph-split:{codepoint}".encode()).hexdigest()
 
@@ -68,7 +91,7 @@ def standard_split(cat: Catalogue | None = None) -> dict[str, np.ndarray]:
 
     Returns: dict of (n_split,) int64 arrays, sorted, pairwise disjoint.
     """
-    cat = catalogue() if cat is None else cat
+    cat = _catalogue(cat)
     parts: dict[str, list[int]] = {"train": [], "val": [], "test": []}
     for script in BACKGROUND_SCRIPTS:
         ids = sorted(
@@ -88,7 +111,7 @@ def standard_split(cat: Catalogue | None = None) -> dict[str, np.ndarray]:
 
 def split_counts(cat: Catalogue | None = None) -> dict[str, dict[str, int]]:
     """Number of classes per script (outer key) and split (inner key)."""
-    cat = catalogue() if cat is None else cat
+    cat = _catalogue(cat)
     split = standard_split(cat)
     return {
         script: {name: int(np.sum(cat.script[ids] == s)) for name, ids in split.items()}

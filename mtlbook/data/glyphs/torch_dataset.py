@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from mtlbook._validate import check_instance
 from mtlbook.data.glyphs.dataset import LABEL_DTYPE, GlyphSet
 
 #: Label fields a model can be trained to predict.
@@ -28,12 +29,23 @@ class GlyphDataset(Dataset):
         target: str | Sequence[str] = "char",
         classes: Sequence[int] | np.ndarray | None = None,
     ) -> None:
+        check_instance("glyphs", glyphs, GlyphSet, "load one with load_glyphs()")
+        if not isinstance(target, str | Sequence | np.ndarray):
+            raise TypeError(
+                f"target must be a label name or a list of names, got "
+                f"{type(target).__name__}; choose from {TARGETS}"
+            )
         names = [target] if isinstance(target, str) else list(target)
         unknown = [t for t in names if t not in TARGETS]
         if unknown or not names:
             raise ValueError(f"target={target!r}: choose one or more of {TARGETS}")
         if classes is not None:
             glyphs = glyphs.subset(classes)
+            if len(glyphs) == 0:
+                raise ValueError(
+                    "classes: none of these classes has images in glyphs; load "
+                    "their scripts (load_glyphs() loads all) or pass other ids"
+                )
         self.glyphs = glyphs
         self._names = names
         self._single = isinstance(target, str)
