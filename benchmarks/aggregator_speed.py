@@ -1,0 +1,179 @@
+"""One aggregation call, mtlbook against torchjd, on the same gradient matrix.
+
+Writes ``benchmarks/results/aggregator_speed.json``. Run from the repository
+root, after installing the peer (``benchmarks/requirements.txt``)::
+
+    .venv/bin/pip install --no-deps -r benchmarks/requirements.txt
+    .venv/bin/python benchmarks/aggregator_speed.py
+    .venv/bin/python benchmarks/aggregator_speed.py --smoke --out /tmp/agg.json
+
+Protocol: K = 10 task gradients of P = 100,000 parameters (float32, rows drawn
+from a standard normal, one in three scaled by 10 so the norms differ), one
+torch thread. For every aggregator both libraries have (Mean, MGDA, PCGrad,
+CAGrad with c = 0.5, Nash-MTL, IMTL-G), one call maps G: (K, P) to d: (P,).
+Each round calls every (library, method) pair once, in a new shuffled order, so
+a slow moment of the machine hits every pair alike; the statistic is the median
+CPU time of the thread (``time.thread_time``) over the rounds, and the ratio is
+mtlbook's median over torchjd's. The two libraries' updates are compared too:
+the cosine between them (they differ by design where a method has a scale or
+random choice of its own, noted per method).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import time
+from pathlib import Path
+
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = "1"  # one core: set before torch starts
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import mtlbook.multitask as ours  # noqa: E402
+
+try:
+    import torchjd.aggregation as peer  # noqa: E402
+except ImportError as err:  # pragma: no cover - a clear message, not a traceback
+    raise SystemExit(
+        "torchjd is not installed: .venv/bin/pip install --no-deps "
+        "-r benchmarks/requirements.txt"
+    ) from err
+
+RESULT = Path(__file__).parent / "results" / "aggregator_speed.json"
+SEED = 0
+
+NOTES = {
+    "mean": "the same update",
+    "mgda": "the same update (the min-norm point of the hull)",
+    "pcgrad": "random projection orders: each library draws its own",
+    "cagrad": "torchjd divides d by 1 + c^2 (the authors' code); mtlbook does not",
+    "nash": "the same direction; the scales of d differ (see the Nash-MTL docstring)",
+    "imtl_g": "the same update",
+}
+
+
+def pairs(K: int) -> dict[str, tuple[object, object]]:
+    """(mtlbook aggregator, torchjd aggregator) per method."""
+    return {
+        "mean": (ours.Mean(), peer.Mean()),
+        "mgda": (ours.MGDA(), peer.MGDA()),
+        "pcgrad": (ours.PCGrad(torch.Generator().manual_seed(SEED)), peer.PCGrad()),
+        "cagrad": (ours.CAGrad(c=0.5), peer.CAGrad(c=0.5)),
+        "nash": (ours.NashMTL(), peer.NashMTL(n_tasks=K)),
+        "imtl_g": (ours.IMTLG(), peer.IMTLG()),
+    }
+
+
+def gradient_matrix(K: int, P: int) -> torch.Tensor:
+    """G: (K, P) float32, standard normal rows, every third row scaled by 10."""
+    g = torch.Generator().manual_seed(SEED)
+    G = torch.randn(K, P, generator=g)
+    G[::3] *= 10.0
+    return G
+
+
+def cpu_seconds(aggregate, G: torch.Tensor) -> float:
+    start = time.thread_time()
+    aggregate(G)
+    return time.thread_time() - start
+
+
+def measure(G: torch.Tensor, rounds: int, warmup: int) -> dict[str, dict]:
+    """Median CPU seconds per call of every (method, library), interleaved."""
+    aggregators = pairs(G.shape[0])
+    jobs = [(m, lib) for m in aggregators for lib in (0, 1)]
+    times: dict[tuple[str, int], list[float]] = {job: [] for job in jobs}
+    order = random.Random(SEED)
+    for r in range(warmup + rounds):
+        order.shuffle(jobs)
+        for method, lib in jobs:
+            seconds = cpu_seconds(aggregators[method][lib], G)
+            if r >= warmup:
+                times[(method, lib)].append(seconds)
+    result = {}
+    for method, (mine, theirs) in aggregators.items():
+        ours_s = float(np.median(times[(method, 0)]))
+        peer_s = float(np.median(times[(method, 1)]))
+        d_ours, d_peer = mine(G).double(), theirs(G).double()
+        cosine = float(d_ours @ d_peer / (d_ours.norm() * d_peer.norm()))
+        result[method] = {
+            "mtlbook_ms": 1000 * ours_s,
+            "torchjd_ms": 1000 * peer_s,
+            "ratio": ours_s / peer_s,
+            "cosine_between_updates": cosine,
+            "note": NOTES[method],
+        }
+    return result
+
+
+def claims(methods: dict[str, dict]) -> dict[str, dict]:
+    """mtlbook's call takes at most torchjd's time, method by method."""
+    return {
+        f"{m}_at_most_1x_torchjd": {
+            "measured": v["ratio"],
+            "target": "<= 1.0 (median CPU time, mtlbook / torchjd)",
+            "pass": bool(v["ratio"] <= 1.0),
+        }
+        for m, v in methods.items()
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="seconds-long check")
+    parser.add_argument("--out", type=Path, default=RESULT)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    K, P = 10, 1_000 if args.smoke else 100_000
+    rounds, warmup = (3, 1) if args.smoke else (100, 5)
+    t0 = time.perf_counter()
+    methods = measure(gradient_matrix(K, P), rounds, warmup)
+    result = {
+        "smoke": args.smoke,
+        "settings": {
+            "K": K,
+            "P": P,
+            "dtype": "float32",
+            "gradients": "standard normal rows, every third row scaled by 10",
+            "rounds": rounds,
+            "warmup_rounds": warmup,
+            "statistic": "median CPU seconds of the one torch thread per call; "
+            "ratio = mtlbook / torchjd",
+            "seed": SEED,
+        },
+        "methods": methods,
+        "claims": claims(methods),
+        "wall_time_s": time.perf_counter() - t0,
+        "machine": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "torchjd": _version("torchjd"),
+            "cpu": platform.processor() or platform.machine(),
+            "threads": torch.get_num_threads(),
+        },
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=1) + "\n")
+    tmp.replace(args.out)
+    for m, v in methods.items():
+        print(
+            f"{m:>8}: mtlbook {v['mtlbook_ms']:7.3f} ms, torchjd {v['torchjd_ms']:7.3f}"
+            f" ms, ratio {v['ratio']:.2f}, cosine {v['cosine_between_updates']:.6f}"
+        )
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import version
+
+    return version(package)
+
+
+if __name__ == "__main__":
+    main()
