@@ -38,7 +38,7 @@ import torch  # noqa: E402
 import mtlbook.multitask as ours  # noqa: E402
 
 try:
-    import torchjd.aggregation as peer  # noqa: E402
+    import torchjd.aggregation as peer
 except ImportError as err:  # pragma: no cover - a clear message, not a traceback
     raise SystemExit(
         "torchjd is not installed: .venv/bin/pip install --no-deps "
@@ -50,7 +50,8 @@ SEED = 0
 
 NOTES = {
     "mean": "the same update",
-    "mgda": "the same update (the min-norm point of the hull)",
+    "mgda": "the min-norm point of the hull; mtlbook's is checked against an exact "
+    "solver in tests/, so the cosine shows how close torchjd's iterations get",
     "pcgrad": "random projection orders: each library draws its own",
     "cagrad": "torchjd divides d by 1 + c^2 (the authors' code); mtlbook does not",
     "nash": "the same direction; the scales of d differ (see the Nash-MTL docstring)",
