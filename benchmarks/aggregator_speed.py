@@ -5,7 +5,7 @@ root, after installing the peer (``benchmarks/requirements.txt``)::
 
     .venv/bin/pip install --no-deps -r benchmarks/requirements.txt
     .venv/bin/python benchmarks/aggregator_speed.py
-    .venv/bin/python benchmarks/aggregator_speed.py --smoke --out /tmp/agg.json
+    .venv/bin/python benchmarks/aggregator_speed.py --smoke --out agg_smoke.json
 
 Protocol: K = 10 task gradients of P = 100,000 parameters (float32, rows drawn
 from a standard normal, one in three scaled by 10 so the norms differ), one

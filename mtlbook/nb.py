@@ -25,10 +25,11 @@ def setup_notebook(seed: int = 0, threads: int = 1) -> np.random.Generator:
     Returns:
         A numpy ``Generator`` seeded with ``seed``; pass it on explicitly.
     """
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed={seed!r} must be a non-negative int, e.g. seed=0")
-    if not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"threads={threads!r} must be a positive int, e.g. 1")
+    from mtlbook._validate import check_int
+
+    # refused before any global state changes
+    seed = check_int("seed", seed, low=0, example=0)
+    threads = check_int("threads", threads, low=1, example=1)
 
     os.environ["PYTHONHASHSEED"] = str(seed)
     # cuBLAS needs this for deterministic results on a GPU; harmless on a CPU.

@@ -8,6 +8,14 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 
+from mtlbook._validate import (
+    check_bool,
+    check_callable,
+    check_int,
+    check_nonempty,
+    check_real,
+)
+
 #: Colour cycle used across the book (colour-blind friendly, Okabe–Ito).
 PALETTE = (
     "#0072B2",
@@ -59,7 +67,13 @@ def plot_curves(
 
     x: (n,); each curve: (n,).
     """
+    _check_axes(ax)
+    _check_mapping("curves", curves, "{'train': losses}")
+    check_nonempty("curves", curves, "named curves, e.g. {'train': losses}")
+    logy = check_bool("logy", logy)
     x = np.asarray(x)
+    if x.ndim != 1:
+        raise ValueError(f"x has shape {x.shape}; expected (n,), one value per point")
     for name, y in curves.items():
         y = np.asarray(y)
         if y.shape != x.shape:
@@ -93,6 +107,12 @@ def plot_trajectories(
     f: vectorised, maps grids X, Y of shape (m, m) to values (m, m).
     Each trajectory: (steps, 2).
     """
+    _check_axes(ax)
+    check_callable("f", f, "lambda a, b: a**2 + b**2")
+    _check_mapping("trajectories", trajectories, "{'GD': path}")
+    _check_limits("xlim", xlim)
+    _check_limits("ylim", ylim)
+    levels = check_int("levels", levels, low=1, example=30)
     gx = np.linspace(*xlim, 200)
     gy = np.linspace(*ylim, 200)
     X, Y = np.meshgrid(gx, gy)
@@ -127,9 +147,14 @@ def image_grid(
         raise ValueError(
             f"images has shape {images.shape}; expected (n, height, width)"
         )
-    if ncols < 1:
-        raise ValueError(f"ncols={ncols} must be at least 1")
+    check_nonempty("images", images, "images, (n, height, width)")
+    ncols = check_int("ncols", ncols, low=1, example=8)
+    check_real("cell_size", cell_size, low=0, low_open=True, example=0.9)
     n = len(images)
+    if titles is not None and len(titles) != n:
+        raise ValueError(
+            f"titles has {len(titles)} entries for {n} images; give one title each"
+        )
     nrows = max(1, -(-n // ncols))
     fig, axes = plt.subplots(
         nrows,
@@ -146,3 +171,30 @@ def image_grid(
     if suptitle:
         fig.suptitle(suptitle)
     return fig
+
+
+def _check_axes(ax: object) -> None:
+    if not isinstance(ax, plt.Axes):
+        raise TypeError(
+            f"ax must be a matplotlib Axes, got {type(ax).__name__}; "
+            "e.g. fig, ax = plt.subplots()"
+        )
+
+
+def _check_mapping(name: str, value: object, example: str) -> None:
+    if not isinstance(value, Mapping):
+        raise TypeError(
+            f"{name} must be a dict name -> values, got {type(value).__name__}; "
+            f"e.g. {name}={example}"
+        )
+
+
+def _check_limits(name: str, value: object) -> None:
+    """(low, high): two finite numbers with low < high."""
+    if isinstance(value, str) or not isinstance(value, Sequence) or len(value) != 2:
+        raise TypeError(f"{name}={value!r} must be a pair (low, high), e.g. (-1, 1)")
+    low, high = (check_real(f"{name}[{i}]", v) for i, v in enumerate(value))
+    if not low < high:
+        raise ValueError(
+            f"{name}={tuple(value)} must have low < high; swap the two ends"
+        )

@@ -256,7 +256,7 @@ def test_a_call_that_changes_nothing_warns(call) -> None:
     [
         ({"depth": 4}, ValueError, r"depth=4 but the model has 3 layers"),
         ({"depth": -1}, ValueError, r"depth=-1"),
-        ({"depth": 1.0}, TypeError, r"depth must be an int"),
+        ({"depth": 1.0}, TypeError, r"depth=1.0 must be an int"),
         ({"names": ["bakbone"]}, ValueError, r"unknown layer name 'bakbone'"),
         ({"names": "0"}, TypeError, r"names=\['backbone'\]"),
         ({"depth": 1, "names": ["0"]}, ValueError, r"give one"),
@@ -386,7 +386,10 @@ def test_extract_features_is_the_eval_mode_forward() -> None:
     backbone.train()
     feats = extract_features(backbone, x, batch_size=5)
     assert backbone.training  # mode restored
-    assert torch.equal(feats, copy.deepcopy(backbone).eval()(x).detach())
+    # batches of 5 and one batch of all rows may round differently in the last
+    # bit (the matrix product blocks the rows differently), nothing more
+    expected = copy.deepcopy(backbone).eval()(x).detach()
+    torch.testing.assert_close(feats, expected, rtol=1e-6, atol=1e-7)
 
 
 def test_probe_rejects_an_optimizer_over_the_backbone() -> None:
@@ -408,7 +411,9 @@ def test_a_diverging_loss_is_an_error() -> None:
     opt = torch.optim.SGD(head.parameters(), lr=0.1)
     x, y = data()
     x[0, 0] = float("nan")
-    with pytest.raises(ValueError, match="lower the learning rate"):
+    with pytest.raises(
+        ValueError, match=r"at step 0: fine-tune: the batch's x holds NaN"
+    ):
         fine_tune(backbone, head, [(x, y)], opt, steps=1)
 
 

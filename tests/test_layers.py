@@ -162,7 +162,7 @@ def test_init_is_reproducible_from_the_generator():
     [
         (lambda rng: MLP([3], rng=rng), "at least 2 entries"),
         (lambda rng: MLP([], rng=rng), "at least 2 entries"),
-        (lambda rng: MLP([3, 0, 1], rng=rng), "fan_out=0"),
+        (lambda rng: MLP([3, 0, 1], rng=rng), r"sizes\[1\]=0"),
         (lambda rng: MLP([3, 1], init="glorot", rng=rng), "unknown init scheme"),
         (lambda rng: MLP([3, 1], activation="swish", rng=rng), "swish"),
         (lambda rng: init_weights(3, 2, scheme="lecun", rng=rng), "'xavier'"),

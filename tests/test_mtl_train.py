@@ -265,7 +265,8 @@ def test_nan_loss_names_the_step_and_task():
 
     model = make_model()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    with pytest.raises(ValueError, match="step 2: the loss of task 0"):
+    match = "the loss is nan at step 2: task 0; training diverged"
+    with pytest.raises(ValueError, match=match):
         train_multitask(
             model,
             make_batches(),
@@ -400,3 +401,19 @@ def test_loss_list_must_hold_scalars() -> None:
     outputs = model(torch.randn(5, 4))
     with pytest.raises(ValueError, match="scalar"):
         representation_gramian([o.square() for o in outputs], model.representation)
+
+
+def test_nan_inputs_are_named_as_the_cause_not_the_learning_rate():
+    model = make_model()
+    x, ys = make_batches(1)[0]
+    x = x.clone()
+    x[3, 1] = float("nan")
+    with pytest.raises(ValueError, match=r"at step 0: task 0; x \(the batch input\)"):
+        train_multitask(
+            model,
+            [(x, ys)],
+            [F.mse_loss] * K,
+            steps=1,
+            optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+            scalarizer=EqualWeights(K),
+        )

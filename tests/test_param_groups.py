@@ -114,14 +114,14 @@ def test_check_param_groups_catches_missing_repeated_and_foreign() -> None:
     stranger = nn.Parameter(torch.zeros(1))
     with pytest.raises(ValueError, match="1 tensors not in the model"):
         check_param_groups(model, [{"params": [w0, b0, w1, b1, stranger]}])
-    with pytest.raises(ValueError, match="'params' list"):
+    with pytest.raises(TypeError, match="'params' list"):
         check_param_groups(model, [[w0]])  # type: ignore[list-item]
 
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"lr": -0.1}, r"lr=-0.1 must be a positive"),
+        ({"lr": -0.1}, r"lr=-0.1 must be > 0"),
         ({"lr": float("nan")}, r"lr=nan"),
         ({"lr": 0.1, "head_mult": -2.0}, r"head_mult=-2.0"),
         ({"lr": 0.0}, r"lr=0.0"),
@@ -250,7 +250,7 @@ def test_stlr_lambda_drives_lambdalr_through_the_schedule() -> None:
         ((0, 100), {"ratio": 0.5}, ValueError, "ratio=0.5"),
         ((101, 100), {}, ValueError, "t=101 is outside"),
         ((-1, 100), {}, ValueError, "t=-1 is outside"),
-        ((0.5, 100), {}, TypeError, "t must be an int"),
+        ((0.5, 100), {}, TypeError, "t=0.5 must be an int"),
         ((0, 100), {"lr_max": -1.0}, ValueError, "lr_max=-1.0"),
     ],
 )

@@ -135,7 +135,7 @@ def _warn_unwritable(folder: Path, error: OSError) -> None:
         f"cannot write the mtlbook cache in {folder} ({error}); the data was "
         "generated and is returned, but it will be generated again next time. "
         "Set MTLBOOK_CACHE to a writable folder, e.g. "
-        "export MTLBOOK_CACHE=/tmp/mtlbook-cache",
+        'export MTLBOOK_CACHE="$HOME/mtlbook-cache"',
         CacheWarning,
         stacklevel=3,
     )

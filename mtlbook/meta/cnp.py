@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mtlbook.meta.inner import Params, functional
+from mtlbook._validate import check_int, check_tensor
+from mtlbook.meta.inner import Params, check_task, functional
 from mtlbook.meta.tasks import Task
 
 __all__ = ["ConditionalNeuralProcess", "cnp_loss", "gaussian_nll"]
@@ -38,11 +39,13 @@ class ConditionalNeuralProcess(nn.Module):
     def __init__(
         self, x_dim: int = 1, y_dim: int = 1, width: int = 128, depth: int = 3
     ):
-        if min(x_dim, y_dim, width, depth) < 1:
-            raise ValueError(
-                f"x_dim={x_dim}, y_dim={y_dim}, width={width}, depth={depth}; "
-                "all must be at least 1"
-            )
+        for name, value in (
+            ("x_dim", x_dim),
+            ("y_dim", y_dim),
+            ("width", width),
+            ("depth", depth),
+        ):
+            check_int(name, value, low=1)
         super().__init__()
         self.encoder = _mlp([x_dim + y_dim] + [width] * depth)
         self.decoder = _mlp([x_dim + width] + [width] * (depth - 1) + [2 * y_dim])
@@ -62,12 +65,22 @@ class ConditionalNeuralProcess(nn.Module):
 
 def gaussian_nll(mean: Tensor, std: Tensor, y: Tensor) -> Tensor:
     """−mean log N(y; mean, std²) over all entries: (). Shapes equal."""
+    for name, value in (("mean", mean), ("std", std), ("y", y)):
+        check_tensor(name, value, floating=True)
+    for name, value in (("std", std), ("y", y)):
+        if value.shape != mean.shape:  # broadcasting (5, 1) with (5,) is a bug
+            raise ValueError(
+                f"{name} has shape {tuple(value.shape)} but mean has "
+                f"{tuple(mean.shape)}; pass {name} with the shape of the "
+                "prediction (e.g. y[:, None] for (n, 1))"
+            )
     z = (y - mean) / std
     return (0.5 * z.square() + std.log() + 0.5 * math.log(2 * math.pi)).mean()
 
 
 def cnp_loss(model: nn.Module, params: Params, task: Task) -> Tensor:
     """Query negative log-likelihood given the support set (Garnelo §2.3): ()."""
+    check_task("task", task)
     predict = functional(model)
     mean, std = predict(params, task.x_support, task.y_support, task.x_query)
     return gaussian_nll(mean, std, task.y_query)

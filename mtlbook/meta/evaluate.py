@@ -9,7 +9,7 @@ deviation), the protocol of Finn et al. (2017) and Snell et al. (2017).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,12 +17,15 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from mtlbook._validate import check_int, check_real, check_tensor
 from mtlbook.meta.inner import (
     BatchNormPolicy,
     LossFn,
     Params,
     Rate,
     adapt,
+    check_callable,
+    check_rate,
     functional,
     map_tasks,
 )
@@ -52,6 +55,14 @@ class Estimate:
 
 def mean_ci(values: Tensor | np.ndarray | Sequence[float], z: float = 1.96) -> Estimate:
     """Mean ± z·s/√n of per-task scores; values: (n,) with n >= 2, all finite."""
+    z = check_real("z", z, low=0.0, low_open=True, example=1.96)
+    if isinstance(values, str | bytes | Mapping) or not isinstance(
+        values, Tensor | np.ndarray | Sequence
+    ):
+        raise TypeError(
+            f"values must be a tensor, an array or a list of per-task scores, got "
+            f"{type(values).__name__}"
+        )
     v = np.asarray(torch.as_tensor(values).detach().cpu(), dtype=np.float64)
     if v.ndim != 1 or v.size < 2:
         raise ValueError(
@@ -66,12 +77,34 @@ def mean_ci(values: Tensor | np.ndarray | Sequence[float], z: float = 1.96) -> E
 
 def fixed_tasks(distribution: TaskDistribution, n_tasks: int, seed: int) -> TaskBatch:
     """The same n_tasks test tasks every time: a fresh generator seeded with seed."""
+    if not callable(getattr(distribution, "sample_batch", None)):
+        raise TypeError(
+            f"distribution must have sample_batch(n_tasks, generator), got "
+            f"{type(distribution).__name__}; e.g. Sinusoid(k_support=5)"
+        )
+    check_int("n_tasks", n_tasks, low=1)
+    check_int("seed", seed, low=0)
     generator = torch.Generator().manual_seed(seed)
     return distribution.sample_batch(n_tasks, generator)
 
 
 def accuracy(logits: Tensor, labels: Tensor) -> Tensor:
-    """Fraction of rows whose arg-max is the label: (). logits: (n, classes)."""
+    """Fraction of rows whose arg-max is the label: (). logits: (n, classes).
+
+    labels: (n,) integer class ids. Shapes and dtypes only are checked: this
+    runs per task under vmap.
+    """
+    check_tensor("logits", logits, ndim=2)
+    check_tensor("labels", labels)
+    if labels.shape != logits.shape[:1]:
+        raise ValueError(
+            f"labels has shape {tuple(labels.shape)}, expected ({logits.shape[0]},): "
+            "one class id per row of logits (flatten a column with labels[:, 0])"
+        )
+    if labels.is_floating_point() or labels.dtype == torch.bool:
+        raise TypeError(
+            f"labels must hold integer class ids, got {labels.dtype}; use labels.long()"
+        )
     return (logits.argmax(dim=-1) == labels).to(logits.dtype).mean()
 
 
@@ -127,6 +160,12 @@ def adaptation_curve(
     one rate per step, as learned by a per-step inner loop.
     Column s of a MAML model is Finn et al.'s "s gradient steps" (Table 2).
     """
+    _check_tasks(tasks)
+    check_callable("loss_fn", loss_fn, "F.mse_loss")
+    if metric is not None:
+        check_callable("metric", metric, "accuracy")
+    check_rate("inner_lr", inner_lr)
+    check_int("steps", steps, low=0)
     if isinstance(inner_lr, Tensor) and inner_lr.ndim == 1:
         if inner_lr.shape[0] != steps:
             raise ValueError(
@@ -159,5 +198,14 @@ def score_tasks(
     **options: Any,
 ) -> Tensor:
     """fn(model, params, task, **options) per task, without a graph: (n_tasks,)."""
+    _check_tasks(tasks)
     with torch.no_grad():
         return map_tasks(fn, model, params, tasks, vectorize=vectorize, **options)
+
+
+def _check_tasks(tasks: object) -> None:
+    if not isinstance(tasks, TaskBatch):
+        raise TypeError(
+            f"tasks must be a TaskBatch, got {type(tasks).__name__}; e.g. "
+            "fixed_tasks(distribution, n_tasks, seed) or stack_tasks([...])"
+        )

@@ -28,6 +28,16 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.dropout import _DropoutNd
 from torch.nn.modules.instancenorm import _InstanceNorm
 
+from mtlbook._validate import (
+    check_bool,
+    check_int,
+    check_labels,
+    check_module,
+    check_real,
+    check_same_length,
+    check_scalar_loss,
+    check_tensor,
+)
 from mtlbook.meta.tasks import Task, TaskBatch
 
 __all__ = [
@@ -58,7 +68,9 @@ _ORDERS = ("second", "first", "none")
 
 def _batchnorm_overrides(model: nn.Module, batchnorm: BatchNormPolicy) -> Params:
     """Buffers to substitute so that BatchNorm follows the chosen policy."""
-    if batchnorm is not None and batchnorm not in _BN_POLICIES:
+    if batchnorm is not None and (
+        not isinstance(batchnorm, str) or batchnorm not in _BN_POLICIES
+    ):
         raise ValueError(
             f"batchnorm={batchnorm!r} is unknown; use 'batch' (normalise with the "
             "statistics of each batch, as MAML does) or 'running' (use the stored "
@@ -100,8 +112,7 @@ def functional(model: nn.Module, *, batchnorm: BatchNormPolicy = None) -> Predic
     silently fall back to the module's own tensor); the output is whatever the
     model returns for ``inputs``.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    check_module("model", model)
     names = {n for n, _ in model.named_parameters()}
     overrides = _batchnorm_overrides(model, batchnorm)
 
@@ -148,13 +159,53 @@ def _rates(lr: Rate, steps: int, names: list[str], params: Params) -> Callable:
                 f"one rate per step, shape ({steps},)"
             )
         return lambda step, name: lr
+    check_rate("lr", lr)
+    return lambda step, name: lr
+
+
+def check_rate(name: str, lr: object) -> None:
+    """A Python-number inner rate must be finite and >= 0 (0: no adaptation).
+
+    Tensors and dicts of rates pass: they are learned (Meta-SGD, per-step
+    rates), and a learned rate may turn negative.
+    """
+    if isinstance(lr, Tensor | Mapping):
+        return
     if isinstance(lr, bool) or not isinstance(lr, int | float):
         raise TypeError(
-            f"lr must be a float, a tensor or a dict of rates, got {type(lr).__name__}"
+            f"{name} must be a float, a tensor or a dict of rates, got "
+            f"{type(lr).__name__}, e.g. {name}=0.01"
         )
     if lr != lr or abs(lr) == float("inf"):
-        raise ValueError(f"lr={lr} is not finite; pass a finite learning rate")
-    return lambda step, name: lr
+        raise ValueError(f"{name}={lr} is not finite; pass a finite learning rate")
+    check_real(name, lr, low=0.0, example=0.01)
+
+
+def check_params(name: str, params: object) -> None:
+    """Parameters travel as a dict name -> tensor."""
+    if not isinstance(params, Mapping):
+        raise TypeError(
+            f"{name} must be a dict of tensors, got {type(params).__name__}; "
+            "pass dict(model.named_parameters())"
+        )
+
+
+def check_task(name: str, task: object) -> None:
+    """One Task (not a TaskBatch: map a per-task loss with meta_loss)."""
+    if isinstance(task, TaskBatch):
+        raise TypeError(
+            f"{name} is a TaskBatch, but this function takes one Task; average it "
+            "over a meta-batch with meta_loss(fn, model, params, batch, ...)"
+        )
+    if not isinstance(task, Task):
+        raise TypeError(f"{name} must be a Task, got {type(task).__name__}")
+
+
+def check_callable(name: str, fn: object, example: str) -> None:
+    if not callable(fn):
+        raise TypeError(
+            f"{name} must be a function, got {type(fn).__name__}; e.g. {name}={example}"
+        )
 
 
 def adapt(
@@ -176,10 +227,17 @@ def adapt(
     (steps,), or a dict name -> rate of shape () or the parameter's shape.
     Parameters for which ``adapts(name)`` is false are returned unchanged.
     """
-    if order not in _ORDERS:
+    if not isinstance(order, str) or order not in _ORDERS:
         raise ValueError(f"order={order!r} is unknown; use one of {_ORDERS}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps={steps!r}; it must be an int >= 0")
+    check_int("steps", steps, low=0)
+    check_callable("predict", predict, "functional(model)")
+    check_params("params", params)
+    check_tensor("x", x)
+    check_tensor("y", y)
+    check_same_length(("x", "y"), x, y)
+    check_callable("loss_fn", loss_fn, "F.mse_loss")
+    if adapts is not None:
+        check_callable("adapts", adapts, "lambda name: name.startswith('head.')")
     names = [n for n in params if adapts is None or adapts(n)]
     if not names:
         raise ValueError(
@@ -194,10 +252,12 @@ def adapt(
 
         def support_loss(adapted: Params, frozen: Params = frozen) -> Tensor:
             loss = loss_fn(predict({**frozen, **adapted}, x), y)
+            if not isinstance(loss, Tensor):
+                check_scalar_loss("loss_fn", loss)  # raises the TypeError
             if loss.ndim != 0:
                 raise ValueError(
                     f"loss_fn returned shape {tuple(loss.shape)}; it must return "
-                    "a scalar (use reduction='mean')"
+                    "a scalar (use reduction='mean', not 'none')"
                 )
             return loss
 
@@ -222,6 +282,7 @@ def vmap_blockers(model: nn.Module, *, batchnorm: BatchNormPolicy = None) -> lis
     torch 2.13: see tests/test_meta_inner.py); dropout in training mode draws
     random numbers, which vmap refuses by default.
     """
+    check_module("model", model)
     found = []
     for name, m in model.named_modules():
         label = f"'{name}' ({type(m).__name__})"
@@ -250,11 +311,20 @@ def map_tasks(
     False a Python loop, None (default) vmap unless :func:`vmap_blockers`
     names a layer of the model.
     """
+    check_callable("fn", fn, "maml_loss")
+    check_module("model", model)
+    check_params("params", params)
     if not isinstance(batch, TaskBatch):
         raise TypeError(
             f"batch must be a TaskBatch, got {type(batch).__name__}; use "
             "distribution.sample_batch(...) or stack_tasks([...])"
         )
+    if vectorize is not None:
+        check_bool("vectorize", vectorize)
+    if "n_way" in options:  # episode labels, checked once per meta-batch
+        n_way = check_int("n_way", options["n_way"], low=1)
+        for name in ("y_support", "y_query"):
+            check_labels(f"batch.{name}", getattr(batch, name), n_way)
     blockers = vmap_blockers(model, batchnorm=options.get("batchnorm"))
     if vectorize is None:
         vectorize = not blockers
@@ -297,15 +367,20 @@ def meta_backward(loss: Tensor, *groups: Mapping[str, Tensor]) -> list[Params]:
     tensor that does not influence the loss would silently never train: it
     raises a ValueError naming it instead.
     """
-    if loss.ndim != 0:
-        raise ValueError(f"loss has shape {tuple(loss.shape)}; expected a scalar")
+    check_scalar_loss("loss", loss)
     if not torch.isfinite(loss):
         raise ValueError(
-            f"the meta-loss is {loss.item()}; training diverged: lower the inner "
-            "or outer learning rate"
+            f"the meta-loss is {loss.item()}; training diverged (lower the inner "
+            "or outer learning rate) or the tasks hold NaN or inf (check the batch)"
         )
     if not groups:
         raise ValueError("pass at least one dict of tensors to differentiate")
+    for i, group in enumerate(groups):
+        if not isinstance(group, Mapping):
+            raise TypeError(
+                f"groups[{i}] must be a dict name -> tensor, got "
+                f"{type(group).__name__}; pass dict(model.named_parameters())"
+            )
     flat = [(i, n, t) for i, g in enumerate(groups) for n, t in g.items()]
     frozen = [n for _, n, t in flat if not t.requires_grad]
     if frozen:

@@ -14,7 +14,17 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from mtlbook.meta.inner import BatchNormPolicy, LossFn, Params, adapt, functional
+from mtlbook._validate import check_bool, check_int
+from mtlbook.meta.inner import (
+    BatchNormPolicy,
+    LossFn,
+    Params,
+    adapt,
+    check_callable,
+    check_rate,
+    check_task,
+    functional,
+)
 from mtlbook.meta.tasks import Task
 
 __all__ = ["anil_loss", "fomaml_loss", "joint_loss", "maml_loss"]
@@ -36,7 +46,12 @@ def maml_loss(
 
     Finn et al. (2017), Algorithm 2: line 7 adapts, line 10 / eq. 1 meta-updates
     with the gradient of this loss. ``first_order`` drops the second-order term.
+    steps=0 is the query loss before adaptation (an adaptation curve's column 0).
     """
+    check_task("task", task)
+    check_rate("inner_lr", inner_lr)
+    check_int("steps", steps, low=0)
+    check_bool("first_order", first_order)
     predict = functional(model, batchnorm=batchnorm)
     adapted = adapt(
         predict,
@@ -65,6 +80,15 @@ def anil_loss(
     head: the name of the head module, e.g. "4" for parameters "4.weight" and
     "4.bias" of an nn.Sequential. The body still meta-learns in the outer loop.
     """
+    if not isinstance(head, str):
+        raise TypeError(
+            f"head={head!r} must be the head module's name (a str), e.g. head='4'"
+        )
+    if not any(name.startswith(head + ".") for name in params):
+        raise ValueError(
+            f"head={head!r} names no parameter (they are {sorted(params)}); pass "
+            "the prefix of the head's parameters, e.g. head='4' for '4.weight'"
+        )
     in_head = lambda name: name.startswith(head + ".")  # noqa: E731
     return maml_loss(model, params, task, adapts=in_head, **kwargs)
 
@@ -81,6 +105,8 @@ def joint_loss(
 
     Training on it is "pre-training on all tasks" (Finn et al. 2017, §5.1).
     """
+    check_task("task", task)
+    check_callable("loss_fn", loss_fn, "F.mse_loss")
     predict = functional(model, batchnorm=batchnorm)
     x = torch.cat([task.x_support, task.x_query])
     return loss_fn(predict(params, x), torch.cat([task.y_support, task.y_query]))

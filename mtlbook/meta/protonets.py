@@ -16,7 +16,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mtlbook.meta.inner import BatchNormPolicy, Params, adapt, functional
+from mtlbook._validate import check_int, check_same_length, check_tensor
+from mtlbook.meta.inner import (
+    BatchNormPolicy,
+    Params,
+    adapt,
+    check_rate,
+    check_task,
+    functional,
+)
 from mtlbook.meta.tasks import Task
 
 __all__ = ["protomaml_loss", "protonet_logits", "protonet_loss", "prototypes"]
@@ -34,8 +42,19 @@ def _embedding(z: Tensor) -> Tensor:
 def prototypes(z_support: Tensor, y_support: Tensor, n_way: int) -> Tensor:
     """c_k = mean of the support embeddings of class k (Snell eq. 1): (n_way, d).
 
-    z_support: (n, d); y_support: (n,) labels in 0..n_way-1.
+    z_support: (n, d); y_support: (n,) labels in 0..n_way-1. Shapes and dtypes
+    are checked here (this runs under vmap); label values once per meta-batch
+    by :func:`~mtlbook.meta.inner.map_tasks`.
     """
+    check_int("n_way", n_way, low=1)
+    check_tensor("z_support", z_support, ndim=2, floating=True)
+    check_tensor("y_support", y_support, ndim=1)
+    if y_support.is_floating_point() or y_support.dtype == torch.bool:
+        raise TypeError(
+            f"y_support must hold integer class ids, got {y_support.dtype}; "
+            "use y_support.long()"
+        )
+    check_same_length(("z_support", "y_support"), z_support, y_support)
     # A one-hot mask instead of indexing keeps this vmap-friendly.
     onehot = (y_support[:, None] == torch.arange(n_way)).to(z_support.dtype)
     return (onehot.T @ z_support) / onehot.sum(dim=0)[:, None]
@@ -50,6 +69,8 @@ def protonet_logits(
     batchnorm: BatchNormPolicy = None,
 ) -> Tensor:
     """−‖f(x) − c_k‖² for every query x and class k (Snell eq. 2): (n_query, n_way)."""
+    check_task("task", task)
+    check_int("n_way", n_way, low=1)
     predict = functional(model, batchnorm=batchnorm)
     c = prototypes(_embedding(predict(params, task.x_support)), task.y_support, n_way)
     z = _embedding(predict(params, task.x_query))
@@ -79,7 +100,10 @@ def protomaml_loss(
 
     The head starts at W_k = 2 c_k, b_k = −‖c_k‖², which makes its logits
     equal ProtoNets' up to a per-query constant; then body and head adapt.
+    steps=0 is ProtoNets itself (tests/test_meta_algorithms.py).
     """
+    check_task("task", task)
+    check_rate("inner_lr", inner_lr)
     embed = functional(model, batchnorm=batchnorm)
     c = prototypes(_embedding(embed(params, task.x_support)), task.y_support, n_way)
     head = {"head.weight": 2 * c, "head.bias": -c.square().sum(dim=1)}

@@ -12,11 +12,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from mtlbook._validate import check_int, check_real
 from mtlbook.meta.inner import (
     BatchNormPolicy,
     LossFn,
     Params,
     adapt,
+    check_params,
+    check_task,
     functional,
     map_tasks,
 )
@@ -38,8 +41,12 @@ def reptile_delta(
     """θ − W, with W = ``steps`` SGD steps on the support set (Algorithm 1, line 4).
 
     Reptile has no train/query split: it trains on the support set only.
-    Shapes as in params; detached (no graph).
+    Shapes as in params; detached (no graph). steps >= 1 and inner_lr > 0:
+    otherwise W = θ and Reptile never moves.
     """
+    check_task("task", task)
+    check_int("steps", steps, low=1)
+    check_real("inner_lr", inner_lr, low=0.0, low_open=True, example=0.02)
     predict = functional(model, batchnorm=batchnorm)
     w = adapt(
         predict,
@@ -77,6 +84,16 @@ def reptile_grad(
 
 def reptile_step(params: Params, direction: Params, outer_lr: float) -> None:
     """θ ← θ − ε · direction, in place: Algorithm 2's outer update."""
+    check_params("params", params)
+    check_params("direction", direction)
+    if direction.keys() != params.keys():
+        missing = sorted(params.keys() - direction.keys())
+        unknown = sorted(direction.keys() - params.keys())
+        raise ValueError(
+            f"direction must name exactly the parameters; missing {missing}, "
+            f"unknown {unknown}; pass reptile_grad(model, params, batch, ...)"
+        )
+    check_real("outer_lr", outer_lr, low=0.0, low_open=True, example=0.1)
     with torch.no_grad():
         for n, p in params.items():
             p.sub_(outer_lr * direction[n])

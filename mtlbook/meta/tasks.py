@@ -20,6 +20,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from mtlbook._validate import (
+    check_int,
+    check_nonempty,
+    check_tensor,
+    check_torch_generator,
+)
 from mtlbook.data.episodes import draw_episode
 
 __all__ = [
@@ -44,6 +50,9 @@ def _check_sets(t: Task | TaskBatch, lead: int) -> None:
         value = getattr(t, name)
         if not isinstance(value, Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(value)}")
+        if name.startswith("x_") and not value.is_floating_point():
+            # uint8 pixels or int64 inputs would only fail deep inside the model
+            check_tensor(name, value, floating=True)
         if value.ndim < lead + 1:
             raise ValueError(
                 f"{name} has shape {tuple(value.shape)}; expected "
@@ -107,7 +116,16 @@ class TaskBatch:
 
     def __post_init__(self) -> None:
         _check_sets(self, lead=1)
+        if not isinstance(self.info, dict):
+            raise TypeError(
+                f"info must be a dict of tensors, got {type(self.info).__name__}"
+            )
         for key, value in self.info.items():
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    f"info['{key}'] must be a torch.Tensor with one entry per task, "
+                    f"got {type(value).__name__}; wrap it in torch.as_tensor"
+                )
             if value.shape[:1] != self.x_support.shape[:1]:
                 raise ValueError(
                     f"info['{key}'] has shape {tuple(value.shape)}; expected a "
@@ -119,6 +137,7 @@ class TaskBatch:
 
     def __getitem__(self, i: int) -> Task:
         """The i-th task of the batch."""
+        i = check_int("i", i)
         if not -len(self) <= i < len(self):
             raise IndexError(f"task index {i} out of range for {len(self)} tasks")
         return Task(
@@ -129,8 +148,15 @@ class TaskBatch:
 
 def stack_tasks(tasks: Sequence[Task]) -> TaskBatch:
     """Stack tasks of identical shapes into a TaskBatch (tasks, ...)."""
-    if len(tasks) == 0:
-        raise ValueError("tasks is empty; stack at least one task")
+    if isinstance(tasks, TaskBatch):
+        raise TypeError("tasks is already a TaskBatch; there is nothing to stack")
+    check_nonempty("tasks", tasks, "tasks")
+    kinds = {type(t).__name__ for t in tasks if not isinstance(t, Task)}
+    if kinds:
+        raise TypeError(
+            f"tasks must all be Task objects, got {sorted(kinds)}; build each with "
+            "Task(x_support, y_support, x_query, y_query)"
+        )
     shapes = {tuple(getattr(t, n).shape for n in _FIELDS) for t in tasks}
     if len(shapes) > 1:
         raise ValueError(
@@ -150,13 +176,17 @@ def stack_tasks(tasks: Sequence[Task]) -> TaskBatch:
 
 
 def _positive_int(value: int, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name}={value}; it must be at least 1")
+    check_int(name, value, low=1)
 
 
 def _interval(bounds: tuple[float, float], name: str) -> None:
+    if not isinstance(bounds, tuple | list) or len(bounds) != 2:
+        raise TypeError(
+            f"{name}={bounds!r} must be a pair (low, high), e.g. {name}=(0.1, 5.0)"
+        )
+    for end in bounds:
+        if isinstance(end, bool) or not isinstance(end, int | float):
+            raise TypeError(f"{name}={bounds!r} must hold two real numbers")
     low, high = bounds
     if not (math.isfinite(low) and math.isfinite(high) and low < high):
         raise ValueError(
@@ -164,12 +194,17 @@ def _interval(bounds: tuple[float, float], name: str) -> None:
         )
 
 
-def _generator(generator: torch.Generator) -> None:
-    if not isinstance(generator, torch.Generator):
+def _check_dtype(dtype: object) -> None:
+    if not isinstance(dtype, torch.dtype):
         raise TypeError(
-            f"generator must be a torch.Generator, got {type(generator).__name__}; "
-            "pass torch.Generator().manual_seed(seed)"
+            f"dtype={dtype!r} must be a torch.dtype, e.g. dtype=torch.float32"
         )
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype={dtype}; use torch.float32 or float64")
+
+
+def _generator(generator: torch.Generator) -> None:
+    check_torch_generator("generator", generator)
 
 
 def _uniform(
@@ -221,8 +256,7 @@ class Sinusoid(_Distribution):
         _interval(self.amplitude, "amplitude")
         _interval(self.phase, "phase")
         _interval(self.x_range, "x_range")
-        if not self.dtype.is_floating_point:
-            raise ValueError(f"dtype={self.dtype}; use torch.float32 or float64")
+        _check_dtype(self.dtype)
 
     @staticmethod
     def target(x: Tensor, amplitude: Tensor, phase: Tensor) -> Tensor:
@@ -276,8 +310,7 @@ class ReptileSine(_Distribution):
         _interval(self.amplitude, "amplitude")
         _interval(self.phase, "phase")
         _interval(self.x_range, "x_range")
-        if not self.dtype.is_floating_point:
-            raise ValueError(f"dtype={self.dtype}; use torch.float32 or float64")
+        _check_dtype(self.dtype)
 
     @staticmethod
     def target(x: Tensor, amplitude: Tensor, phase: Tensor) -> Tensor:
@@ -339,10 +372,8 @@ class FewShotEpisodes(_Distribution):
         n_query: int,
         classes: Sequence[int] | Tensor | None = None,
     ) -> None:
-        if not isinstance(x, Tensor) or not isinstance(y, Tensor):
-            raise TypeError(
-                "x and y must be torch.Tensors; wrap arrays in torch.as_tensor"
-            )
+        check_tensor("x", x)
+        check_tensor("y", y)
         if y.ndim != 1 or x.ndim < 1 or x.shape[0] != y.shape[0]:
             raise ValueError(
                 f"x has shape {tuple(x.shape)} and y {tuple(y.shape)}; expected "
@@ -350,7 +381,8 @@ class FewShotEpisodes(_Distribution):
             )
         if y.dtype.is_floating_point or y.dtype == torch.bool:
             raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")
-        if x.dtype.is_floating_point and not torch.isfinite(x).all():
+        check_tensor("x", x, floating=True)  # uint8 pixels: x.float() / 255
+        if not torch.isfinite(x).all():  # once, here: episodes index into x
             raise ValueError("x contains NaN or inf; clean the data first")
         for value, name in ((n_way, "n_way"), (k_shot, "k_shot"), (n_query, "n_query")):
             _positive_int(value, name)

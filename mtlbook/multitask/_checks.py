@@ -9,11 +9,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from mtlbook._validate import check_int
+
 
 def check_n_tasks(n_tasks: int) -> int:
     """Return ``n_tasks`` if it is a positive int, else raise."""
-    if isinstance(n_tasks, bool) or not isinstance(n_tasks, int):
-        raise TypeError(f"n_tasks must be an int, got {type(n_tasks).__name__}")
+    n_tasks = check_int("n_tasks", n_tasks)
     if n_tasks < 1:
         raise ValueError(
             f"n_tasks={n_tasks}: the task list is empty; pass at least one task"
@@ -53,7 +54,11 @@ def check_losses(losses: Tensor, n_tasks: int | None, name: str = "losses") -> T
 
 
 def check_gradient_matrix(G: Tensor, name: str = "G") -> Tensor:
-    """Check a task-gradient matrix; G: (K, P), one finite row per task."""
+    """Check a task-gradient matrix's type and shape; G: (K, P) float32/float64.
+
+    Finiteness is checked later, on the Gramian G Gᵀ or on the update, which a
+    NaN or inf in G always spoils (:func:`raise_for_nonfinite_row`).
+    """
     if not isinstance(G, Tensor):
         raise TypeError(
             f"{name} must be a torch.Tensor of shape (K, P), got {type(G).__name__}"
@@ -69,6 +74,17 @@ def check_gradient_matrix(G: Tensor, name: str = "G") -> Tensor:
         raise ValueError(f"{name} has no columns: there are no shared parameters")
     if not G.is_floating_point():
         raise TypeError(f"{name} must be floating point, got {G.dtype}")
+    if G.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"{name} is {G.dtype}; cast it with {name}.float()")
+    return G
+
+
+def raise_for_nonfinite_row(G: Tensor, name: str = "G") -> None:
+    """Name the first non-finite row of G: (K, P); call it only after a failure.
+
+    The aggregators check the (K, K) Gramian (or the update) for NaN and inf,
+    which a non-finite row always spoils, instead of scanning all K·P entries.
+    """
     bad = ~torch.isfinite(G).all(dim=1)
     if bad.any():
         i = int(bad.nonzero()[0, 0])
@@ -76,7 +92,10 @@ def check_gradient_matrix(G: Tensor, name: str = "G") -> Tensor:
             f"{name}[{i}] (the gradient of task {i}) is not finite; "
             "the task's loss diverged (check the learning rate and the loss)"
         )
-    return G
+    raise ValueError(
+        f"{name} @ {name}.T overflows: the task gradients are too large for "
+        f"{G.dtype} (check the learning rate and the loss)"
+    )
 
 
 def check_gramian(gram: Tensor) -> Tensor:
@@ -90,4 +109,10 @@ def check_gramian(gram: Tensor) -> Tensor:
         )
     if not torch.isfinite(gram).all():
         raise ValueError("gram is not finite; a task gradient diverged")
+    # rounding may differ between the two triangles; a real asymmetry is larger
+    if (gram - gram.T).abs().max() > 1e-4 * gram.abs().max():
+        raise ValueError(
+            "gram is not symmetric; pass G @ G.T (or (gram + gram.T) / 2 if it "
+            "was accumulated in pieces)"
+        )
     return gram

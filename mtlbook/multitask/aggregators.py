@@ -17,13 +17,19 @@ Typical use, with ``task_gradients`` and ``set_gradients`` from
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from mtlbook.multitask._checks import check_gradient_matrix, check_gramian
+from mtlbook._validate import check_int, check_real
+from mtlbook.multitask._checks import (
+    check_gradient_matrix,
+    check_gramian,
+    raise_for_nonfinite_row,
+)
 from mtlbook.multitask.solvers import (
     cagrad_weights,
     imtl_g_weights,
@@ -46,14 +52,16 @@ class Aggregator(ABC):
         """Aggregate; G: (K, P) one gradient per row → d: (P,) on G's device."""
         G = check_gradient_matrix(G)
         detached = G.detach()
-        w = self.weighting(detached @ detached.T)
+        M = _float64_numpy(detached @ detached.T)
+        if not np.isfinite(M).all():  # (K, K): far cheaper than scanning all of G
+            raise_for_nonfinite_row(detached)
+        w = torch.from_numpy(self._weights(M)).to(G.device)
         self.weights = w
         return w.to(G.dtype) @ G
 
     def weighting(self, gram: Tensor) -> Tensor:
         """Task weights from the Gramian; gram: (K, K) = G Gᵀ → w: (K,) float64."""
-        gram = check_gramian(gram)
-        M = gram.detach().to(device="cpu", dtype=torch.float64).numpy()
+        M = _float64_numpy(check_gramian(gram))
         return torch.from_numpy(self._weights(M)).to(gram.device)
 
     @abstractmethod
@@ -70,9 +78,20 @@ class Mean(Aggregator):
     def __call__(self, G: Tensor) -> Tensor:
         """Mean gradient; G: (K, P) → d: (P,). Needs no Gramian."""
         G = check_gradient_matrix(G)
-        K = G.shape[0]
-        self.weights = torch.full((K,), 1.0 / K, dtype=torch.float64, device=G.device)
-        return self.weights.to(G.dtype) @ G
+        w = self._cached_weights(G.shape[0], G.dtype, G.device)
+        d = w @ G
+        # a NaN or inf row spoils d (inf − inf = NaN too): check (P,), not (K, P)
+        if not math.isfinite(float(d.detach().sum())):
+            raise_for_nonfinite_row(G.detach())
+        return d
+
+    def _cached_weights(self, K: int, dtype: torch.dtype, device) -> Tensor:
+        """1/K in G's dtype (the same bits as the float64 weights cast down)."""
+        key = (K, dtype, device)
+        if getattr(self, "_key", None) != key:
+            self.weights = torch.full((K,), 1.0 / K, dtype=torch.float64, device=device)
+            self._key, self._cast = key, self.weights.to(dtype)
+        return self._cast
 
     def _weights(self, M: np.ndarray) -> np.ndarray:
         return np.full(M.shape[0], 1.0 / M.shape[0])
@@ -88,7 +107,8 @@ class MGDA(Aggregator):
 
     def __init__(self, tol: float = 1e-10, max_iter: int = 1000) -> None:
         super().__init__()
-        self.tol, self.max_iter = _positive("tol", tol), _count("max_iter", max_iter)
+        self.tol = check_real("tol", tol, low=0.0, example=1e-10)
+        self.max_iter = check_int("max_iter", max_iter, low=1, example=1000)
 
     def _weights(self, M: np.ndarray) -> np.ndarray:
         return min_norm_weights(M, tol=self.tol, max_iter=self.max_iter)
@@ -143,10 +163,9 @@ class CAGrad(Aggregator):
 
     def __init__(self, c: float = 0.5, tol: float = 1e-10, max_iter: int = 1000):
         super().__init__()
-        if not np.isfinite(c) or c < 0:
-            raise ValueError(f"c={c} must be finite and >= 0; the paper uses c = 0.5")
-        self.c = float(c)
-        self.tol, self.max_iter = _positive("tol", tol), _count("max_iter", max_iter)
+        self.c = check_real("c", c, low=0.0, example=0.5)
+        self.tol = check_real("tol", tol, low=0.0, example=1e-10)
+        self.max_iter = check_int("max_iter", max_iter, low=1, example=1000)
 
     def _weights(self, M: np.ndarray) -> np.ndarray:
         return cagrad_weights(M, self.c, tol=self.tol, max_iter=self.max_iter)
@@ -158,22 +177,37 @@ class CAGrad(Aggregator):
 class NashMTL(Aggregator):
     """Nash-MTL (Navon et al. 2022): the Nash bargaining solution among tasks.
 
-    d = Σ α_i g_i with α > 0 solving g_i·d = 1/α_i for every task (eq. 6): each
-    task's gain times its weight is the same. The solution's direction does not
-    change when one task's loss is rescaled. As in the authors' code the Gramian
-    is first divided by its Frobenius norm, so that ‖d‖ scales like the gradients
-    (α then solves (M/‖M‖_F) α = 1/α). Returns d = 0 if every gradient is zero.
+    d = Σ α_i g_i with α > 0 making every task's gain times its weight the same.
+    The paper writes it g_i·d = 1/α_i (eq. 6); here the Gramian M = G Gᵀ is
+    first divided by its Frobenius norm, so α solves (M/‖M‖_F) α = 1/α and the
+    update d satisfies g_i·d = ‖M‖_F / α_i. That is the paper's solution times
+    √‖M‖_F (its α is this α / √‖M‖_F), so ‖d‖ scales like the gradients: d(λG) =
+    λ d(G), whereas the paper's d does not change when every gradient is scaled.
+    The authors' code divides the Gramian by ‖M‖_F for its solver too, but
+    multiplies the factor back into its constraints, so it solves the paper's
+    scale; the difference is a factor √‖M‖_F on the learning rate. The direction
+    of d does not change when one task's loss is rescaled. A task whose gradient
+    is exactly zero gains nothing from any d, so it has no bargaining weight: it
+    gets α_i = 0 and the others are solved alone. If no direction helps every
+    task (they are Pareto-stationary: 0 is in the gradients' hull, e.g. two
+    opposite gradients) no α exists; every weight is then 0 and d = 0, no step
+    (see :func:`nash_weights`). Returns d = 0 if every gradient is zero.
     """
 
     def __init__(self, tol: float = 1e-10, max_iter: int = 500) -> None:
         super().__init__()
-        self.tol, self.max_iter = _positive("tol", tol), _count("max_iter", max_iter)
+        self.tol = check_real("tol", tol, low=0.0, example=1e-10)
+        self.max_iter = check_int("max_iter", max_iter, low=1, example=500)
 
     def _weights(self, M: np.ndarray) -> np.ndarray:
         norm = float(np.linalg.norm(M))
+        alpha = np.zeros(M.shape[0])
+        alive = np.flatnonzero(np.diag(M) > 0)
         if norm == 0.0:
-            return np.zeros(M.shape[0])
-        return nash_weights(M / norm, tol=self.tol, max_iter=self.max_iter)
+            return alpha
+        sub = M[np.ix_(alive, alive)] / norm
+        alpha[alive] = nash_weights(sub, tol=self.tol, max_iter=self.max_iter)
+        return alpha
 
 
 class IMTLG(Aggregator):
@@ -181,20 +215,15 @@ class IMTLG(Aggregator):
 
     d = Σ α_i g_i with Σ α_i = 1 and d·g_i/‖g_i‖ equal for all tasks, in closed
     form (Section 3.2). No task's direction is favoured, whatever the gradient
-    magnitudes. A task with an exactly zero gradient gets weight 0.
+    magnitudes. A task with an exactly zero gradient gets weight 0. When only
+    d = 0 has equal projections (opposite gradients, or K > rank G in general
+    position) every weight is 0; see :func:`imtl_g_weights`.
     """
 
     def _weights(self, M: np.ndarray) -> np.ndarray:
         return imtl_g_weights(M)
 
 
-def _positive(name: str, value: float) -> float:
-    if not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name}={value} must be a finite number >= 0")
-    return float(value)
-
-
-def _count(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name}={value!r} must be a positive int")
-    return value
+def _float64_numpy(gram: Tensor) -> np.ndarray:
+    """The Gramian as a float64 numpy array on the CPU, for the small solvers."""
+    return gram.detach().to(device="cpu", dtype=torch.float64).numpy()

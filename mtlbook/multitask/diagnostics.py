@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from numbers import Real
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -53,8 +55,8 @@ def delta_m(
     higher is better. metrics, baseline: (K,) one number per task metric.
     Negative is better: Δm = −2 means 2 % better than single-task on average.
     """
-    m = [float(v) for v in metrics]
-    b = [float(v) for v in baseline]
+    m = _numbers("metrics", metrics)
+    b = _numbers("baseline", baseline)
     if not m or len(m) != len(b):
         raise ValueError(
             f"metrics has {len(m)} entries and baseline {len(b)}; pass one "
@@ -63,6 +65,13 @@ def delta_m(
     if isinstance(higher_is_better, bool):
         higher = [higher_is_better] * len(m)
     else:
+        if isinstance(higher_is_better, str) or not isinstance(
+            higher_is_better, Sequence
+        ):
+            raise TypeError(
+                f"higher_is_better={higher_is_better!r} must be a bool or a list "
+                "of bools (one per metric)"
+            )
         higher = list(higher_is_better)
         if len(higher) != len(m) or not all(isinstance(h, bool) for h in higher):
             raise ValueError(
@@ -82,3 +91,21 @@ def delta_m(
         for mk, bk, h in zip(m, b, higher, strict=True)
     ]
     return 100.0 * sum(terms) / len(terms)
+
+
+def _numbers(name: str, values: object) -> list[float]:
+    """A sequence of real numbers (or a 1-D tensor/array) as floats."""
+    if isinstance(values, Tensor | np.ndarray):
+        values = values.tolist()
+    if isinstance(values, str) or not isinstance(values, Sequence):
+        raise TypeError(
+            f"{name} must be a list of numbers (one per task metric), got "
+            f"{type(values).__name__}"
+        )
+    values = [
+        v.item() if isinstance(v, Tensor) and v.numel() == 1 else v for v in values
+    ]
+    bad = [v for v in values if isinstance(v, bool) or not isinstance(v, Real)]
+    if bad:
+        raise TypeError(f"{name} must hold numbers, got {bad[:3]!r}")
+    return [float(v) for v in values]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
+from mtlbook._validate import check_real
 from mtlbook.multitask._adam import adam_step
 from mtlbook.multitask._checks import check_losses
 from mtlbook.multitask.scalarizers import Scalarizer
@@ -41,8 +41,7 @@ class FAMO(Scalarizer):
     ) -> None:
         super().__init__(n_tasks)
         for name, value in (("lr", lr), ("gamma", gamma)):
-            if not math.isfinite(value) or value < 0:
-                raise ValueError(f"{name}={value} must be finite and >= 0")
+            check_real(name, value, low=0.0)
         self.lr, self.gamma = float(lr), float(gamma)
         K = self.n_tasks
         floor = torch.zeros(K) if min_losses is None else torch.as_tensor(min_losses)

@@ -12,13 +12,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from mtlbook.multitask._checks import check_losses
 from mtlbook.multitask.aggregators import MGDA
 
 
 def _checked_params(params: Iterable[Tensor]) -> list[Tensor]:
+    if isinstance(params, nn.Module | Tensor) or not isinstance(params, Iterable):
+        raise TypeError(
+            f"params must be a list of parameters, got {type(params).__name__}; "
+            "e.g. list(model.trunk.parameters()) or model.shared_parameters()"
+        )
     params = list(params)
     if not params:
         raise ValueError(
@@ -26,7 +31,12 @@ def _checked_params(params: Iterable[Tensor]) -> list[Tensor]:
             "list(model.trunk.parameters())"
         )
     for i, p in enumerate(params):
-        if not isinstance(p, Tensor) or not p.requires_grad:
+        if not isinstance(p, Tensor):
+            raise TypeError(
+                f"params[{i}] is a {type(p).__name__}, not a tensor; pass the "
+                "shared parameters of the model"
+            )
+        if not p.requires_grad:
             raise ValueError(
                 f"params[{i}] is not a tensor that requires grad; pass the "
                 "shared parameters of the model"
@@ -45,8 +55,19 @@ def _loss_terms(losses: Tensor | Sequence[Tensor]) -> list[Tensor]:
         stacked = check_losses(losses, None)
         terms = list(stacked)
     else:
+        if isinstance(losses, str) or not isinstance(losses, Sequence):
+            raise TypeError(
+                "losses must be a (K,) tensor or a list of K scalar tensors, got "
+                f"{type(losses).__name__}"
+            )
         terms = list(losses)
-        if not all(isinstance(t, Tensor) and t.ndim == 0 for t in terms):
+        if not all(isinstance(t, Tensor) for t in terms):
+            raise TypeError(
+                "losses must be a (K,) tensor or a sequence of K scalar tensors, "
+                f"got {[type(t).__name__ for t in terms]}; compute each task loss "
+                "with torch (not .item())"
+            )
+        if not terms or not all(t.ndim == 0 for t in terms):
             raise ValueError(
                 "losses must be a (K,) tensor or a sequence of K scalar tensors, "
                 "one loss per task"
@@ -98,11 +119,15 @@ def set_gradients(params: Iterable[Tensor], update: Tensor) -> None:
     """
     params = _checked_params(params)
     total = sum(p.numel() for p in params)
-    if not isinstance(update, Tensor) or update.shape != (total,):
-        shape = tuple(update.shape) if isinstance(update, Tensor) else update
+    if not isinstance(update, Tensor):
+        raise TypeError(
+            f"update must be a tensor of shape ({total},), got "
+            f"{type(update).__name__}; pass the aggregator's output"
+        )
+    if update.shape != (total,):
         raise ValueError(
             f"update must be a tensor of shape ({total},), one entry per shared "
-            f"parameter, got {shape}"
+            f"parameter, got {tuple(update.shape)}"
         )
     start = 0
     for p in params:
@@ -131,6 +156,12 @@ def representation_gramian(
     if isinstance(representation, Tensor):
         per_task = None
         reps = [representation]
+    elif isinstance(representation, str) or not isinstance(representation, Sequence):
+        raise TypeError(
+            "representation must be the trunk's output tensor (or one tensor per "
+            f"task), got {type(representation).__name__}; e.g. model.representation "
+            "after a forward pass"
+        )
     else:
         per_task = list(representation)
         reps = per_task
@@ -139,7 +170,12 @@ def representation_gramian(
                 f"got {len(per_task)} task representations for {len(terms)} "
                 "losses; pass one per task, or the one shared tensor"
             )
-    if not all(isinstance(r, Tensor) and r.requires_grad for r in reps):
+    if not all(isinstance(r, Tensor) for r in reps):
+        raise TypeError(
+            "representation must hold tensors (the trunk's outputs), got "
+            f"{[type(r).__name__ for r in reps]}"
+        )
+    if not all(r.requires_grad for r in reps):
         raise ValueError(
             "representation must be the trunk's output tensor, part of the graph "
             "of the losses (requires grad)"

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
+from mtlbook._validate import check_real
 from mtlbook.multitask._adam import adam_step
 from mtlbook.multitask.scalarizers import Scalarizer
 
@@ -38,17 +38,27 @@ class GradNorm(Scalarizer):
         lr: float = 0.025,
     ) -> None:
         super().__init__(n_tasks)
-        params = list(shared_params)
-        if not params or not all(
-            isinstance(p, Tensor) and p.requires_grad for p in params
+        if isinstance(shared_params, nn.Module | Tensor) or not isinstance(
+            shared_params, Iterable
         ):
+            raise TypeError(
+                "shared_params must be a list of tensors, got "
+                f"{type(shared_params).__name__}; e.g. "
+                "model.last_shared_parameters() (the last shared layer)"
+            )
+        params = list(shared_params)
+        if not all(isinstance(p, Tensor) for p in params):
+            raise TypeError(
+                "shared_params must hold tensors (parameters), e.g. "
+                "model.last_shared_parameters()"
+            )
+        if not params or not all(p.requires_grad for p in params):
             raise ValueError(
                 "shared_params must be a non-empty list of tensors that require "
                 "grad, e.g. [model.trunk[-1].weight] (the last shared layer)"
             )
         for name, value in (("alpha", alpha), ("lr", lr)):
-            if not math.isfinite(value) or value < 0:
-                raise ValueError(f"{name}={value} must be finite and >= 0")
+            check_real(name, value, low=0.0)
         self.shared_params = params  # a plain list: they belong to the model
         self.alpha, self.lr = float(alpha), float(lr)
         K = self.n_tasks

@@ -10,13 +10,23 @@ input of gradient aggregators), ``task_parameters(k)`` and ``representation``
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import torch
 from torch import Tensor, nn
 
+from mtlbook._validate import check_int, check_real
+
 
 def _modules(name: str, modules: Sequence[nn.Module], allow_empty: bool) -> list:
+    container = isinstance(modules, nn.ModuleList | nn.Sequential)
+    if (isinstance(modules, nn.Module | str) and not container) or not isinstance(
+        modules, Iterable
+    ):
+        raise TypeError(
+            f"{name} must be a list of nn.Modules, got {type(modules).__name__}; "
+            f"e.g. {name}=[nn.Linear(8, 16)]"
+        )
     modules = list(modules)
     if not modules and not allow_empty:
         raise ValueError(f"{name} is empty; pass at least one nn.Module")
@@ -44,10 +54,7 @@ class HardSharing(nn.Module):
         super().__init__()
         layers = _modules("layers", layers, allow_empty=False)
         heads = _modules("heads", heads, allow_empty=False)
-        if isinstance(shared_depth, bool) or not isinstance(shared_depth, int):
-            raise TypeError(
-                f"shared_depth must be an int, got {type(shared_depth).__name__}"
-            )
+        check_int("shared_depth", shared_depth)
         if not 0 <= shared_depth <= len(layers):
             raise ValueError(
                 f"shared_depth={shared_depth} is out of range; use 0 (independent "
@@ -137,6 +144,7 @@ class CrossStitch(nn.Module):
         layers = _modules("layers", layers, allow_empty=False)
         heads = _modules("heads", heads, allow_empty=False)
         K = len(heads)
+        init_self = check_real("init_self", init_self, example=0.9)
         if not 0.0 <= init_self <= 1.0 or (K == 1 and init_self != 1.0):
             raise ValueError(
                 f"init_self={init_self} must be in [0, 1] (1.0 when there is one "
@@ -229,8 +237,7 @@ class MMoE(nn.Module):
             ("n_tasks", n_tasks),
             ("gate_input", gate_input),
         ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}={value!r} must be a positive int")
+            check_int(name, value, low=1)
         towers = _modules("towers", towers, allow_empty=False)
         if len(towers) != n_tasks:
             raise ValueError(
@@ -288,5 +295,6 @@ class MMoE(nn.Module):
 
 
 def _check_task(k: int, n_tasks: int) -> None:
-    if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < n_tasks:
+    check_int("k", k)
+    if not 0 <= k < n_tasks:
         raise ValueError(f"task index k={k!r} must be an int in [0, {n_tasks})")

@@ -25,9 +25,11 @@ import math
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
+from mtlbook._validate import check_int, check_real, check_torch_generator
 from mtlbook.multitask._checks import check_losses, check_n_tasks
 
 
@@ -79,6 +81,13 @@ class StaticWeights(Scalarizer):
     """
 
     def __init__(self, weights: Sequence[float] | Tensor) -> None:
+        if isinstance(weights, str | bytes) or not isinstance(
+            weights, Tensor | np.ndarray | Sequence
+        ):
+            raise TypeError(
+                f"weights must be a sequence of floats (one per task), got "
+                f"{type(weights).__name__}; e.g. StaticWeights([1.0, 0.5])"
+            )
         w = torch.as_tensor(weights, dtype=torch.float64).detach().clone()
         if w.ndim != 1 or w.numel() == 0:
             raise ValueError(
@@ -117,10 +126,7 @@ def simplex_grid(n_tasks: int, resolution: int) -> Tensor:
     r = 4 gives w_0 ∈ {0, 0.5, 1, 1.5, 2} with w_1 = 2 − w_0.
     """
     check_n_tasks(n_tasks)
-    if isinstance(resolution, bool) or not isinstance(resolution, int):
-        raise TypeError(f"resolution must be an int, got {type(resolution).__name__}")
-    if resolution < 1:
-        raise ValueError(f"resolution={resolution} must be >= 1, e.g. 4")
+    check_int("resolution", resolution, low=1, example=4)
     rows = []
     # stars and bars: K − 1 bar positions among r + K − 1 slots
     for bars in itertools.combinations(range(resolution + n_tasks - 1), n_tasks - 1):
@@ -140,7 +146,17 @@ def select_static_weights(
     the best ``StaticWeights`` and the scores: (n,). A non-finite score (a run that
     diverged) ranks last; ties go to the first candidate.
     """
-    if not isinstance(candidates, Tensor) or candidates.ndim != 2:
+    if not isinstance(candidates, Tensor):
+        raise TypeError(
+            f"candidates must be a (n, K) tensor of weight vectors, got "
+            f"{type(candidates).__name__}; e.g. simplex_grid(n_tasks, resolution)"
+        )
+    if not callable(validation_loss):
+        raise TypeError(
+            f"validation_loss must be a function w -> float, got "
+            f"{type(validation_loss).__name__}"
+        )
+    if candidates.ndim != 2:
         raise ValueError(
             "candidates must be a (n, K) tensor of weight vectors, "
             "e.g. simplex_grid(n_tasks, resolution)"
@@ -197,8 +213,7 @@ class DWA(Scalarizer):
 
     def __init__(self, n_tasks: int, temperature: float = 2.0) -> None:
         super().__init__(n_tasks)
-        if not math.isfinite(temperature) or temperature <= 0:
-            raise ValueError(f"temperature={temperature} must be > 0; the paper uses 2")
+        check_real("temperature", temperature, low=0.0, low_open=True, example=2.0)
         self.temperature = float(temperature)
         self.register_buffer(
             "history", torch.zeros(2, self.n_tasks, dtype=torch.float64)
@@ -239,12 +254,7 @@ class RandomLossWeighting(Scalarizer):
 
     def __init__(self, n_tasks: int, generator: torch.Generator) -> None:
         super().__init__(n_tasks)
-        if not isinstance(generator, torch.Generator):
-            raise TypeError(
-                "generator must be a torch.Generator, e.g. "
-                f"torch.Generator().manual_seed(0); got {type(generator).__name__}"
-            )
-        self.generator = generator
+        self.generator = check_torch_generator("generator", generator)
         self.register_buffer(
             "_last",
             torch.full((self.n_tasks,), 1.0 / self.n_tasks, dtype=torch.float64),

@@ -4,12 +4,13 @@ Every aggregator here returns an update d = Σ_i w_i g_i, a combination of the t
 gradients g_i (the rows of G: (K, P)). The weights w depend on the gradients only
 through their inner products M = G Gᵀ: (K, K), so each solver is a function of M,
 works in float64 numpy, and costs nothing that grows with the number of
-parameters P. No external optimiser is needed.
+parameters P. Only scipy's non-negative least squares is used (CAGrad).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy import optimize
 
 
 def _gram(gram: np.ndarray) -> np.ndarray:
@@ -42,13 +43,15 @@ def min_norm_weights(
 
     gram: (K, K) = G Gᵀ; returns w: (K,), w ≥ 0, Σ w = 1. This is MGDA's problem
     min_{w ∈ Δ} ‖Σ w_i g_i‖² (Sener & Koltun 2018, eq. 3). K = 2 uses the closed
-    form; K > 2 uses Frank–Wolfe in its pairwise variant (Lacoste-Julien & Jaggi
-    2015): each step moves weight from the worst supporting task to the best task,
-    with the same exact two-point line search. Plain Frank–Wolfe zig-zags when the
-    optimum lies on a face; the pairwise step converges linearly. It stops when
-    the tasks in the support have equal inner products with d = Σ w_i g_i, up to
-    ``tol`` relative to the largest ‖g_i‖² (the optimality (KKT) condition), and
-    then solves that condition exactly on the support it found.
+    form; K > 2 uses Wolfe's (1976) exact min-norm-point algorithm: start at the
+    shortest gradient; while some task t has g_t·d < ‖d‖² (d = Σ w_i g_i is not
+    yet optimal), add t to the support and move to the min-norm point of the
+    support's affine hull, dropping tasks whose weight would turn negative (the
+    minor cycle, :func:`_affine_step`). It stops at the optimality (KKT)
+    condition g_i·d ≥ ‖d‖² for every task, checked relative to ‖d‖² (``tol``)
+    plus the rounding error of each g_i·d, so gradients whose norms differ by
+    orders of magnitude are solved as exactly as equal ones. ``max_iter`` caps
+    the number of tasks added (each adds one; K or a few more suffice).
     """
     M = _gram(gram)
     K = M.shape[0]
@@ -61,63 +64,72 @@ def min_norm_weights(
         return np.array([gamma, 1.0 - gamma])
     w = np.zeros(K)
     w[np.argmin(np.diag(M))] = 1.0  # start at the shortest gradient
-    for iteration in range(max_iter):
-        if iteration % 20 == 19:  # finish exactly on the support found so far
-            w = _affine_step(M, w)
+    for _ in range(max_iter):
         Mw = M @ w  # Mw_i = g_i · d
-        t = int(np.argmin(Mw))  # the task that d helps least: add weight
-        support = np.flatnonzero(w > 0)
-        s = int(support[np.argmax(Mw[support])])  # helped most: take weight
-        gap = Mw[s] - Mw[t]
-        if gap <= tol:
-            break
-        # exact line search on d + γ (g_t − g_s), γ ∈ [0, w_s]
-        curvature = max(M[t, t] + M[s, s] - 2.0 * M[t, s], np.finfo(float).tiny)
-        step = min(w[s], gap / curvature)
-        w[t] += step
-        w[s] = 0.0 if step == w[s] else w[s] - step
-    return _affine_step(M, w) if _kkt_gap(M, w) > tol else w
+        t = int(np.argmin(Mw - _rounding(M, w)))
+        if float(w @ Mw) - Mw[t] <= tol * float(w @ Mw) + _rounding(M, w)[t]:
+            break  # KKT: every task gains at least ‖d‖² from d
+        if w[t] > 0:
+            break  # t is already in the support: float64 cannot do better
+        w = _affine_step(M, w, add=t)
+    return w
 
 
-def _kkt_gap(M: np.ndarray, w: np.ndarray) -> float:
-    """max over the support of (Mw)_i minus min over all tasks; 0 at the optimum."""
-    Mw = M @ w
-    return float(np.max(Mw[w > 0]) - np.min(Mw))
+def _rounding(M: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Rounding error of each (Mw)_i − wᵀMw in float64: a few ulps of its terms."""
+    terms = np.abs(M) @ np.abs(w)
+    return 8.0 * M.shape[0] * np.finfo(float).eps * (terms + float(np.abs(w) @ terms))
 
 
-def _affine_step(M: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Move w to the min-norm point of its support's affine hull (Wolfe 1976).
+def _affine_min(M: np.ndarray, support: np.ndarray) -> np.ndarray:
+    """Weights a (Σ a = 1) of the min-norm point of the support's affine hull.
 
-    On the support S the affine minimiser solves M_SS a = μ 1, 1ᵀa = 1, a small
-    linear system (least squares if the gradients are affinely dependent). If a
+    Solves M_SS a = μ 1, 1ᵀa = 1 by least squares (affinely dependent gradients
+    get the minimum-norm a), after scaling every gradient to unit length so that
+    norms that differ by orders of magnitude do not spoil the solve.
+    """
+    n = support.size
+    lengths = np.sqrt(np.diag(M)[support])
+    lengths[lengths == 0.0] = 1.0
+    inverse = 1.0 / lengths
+    inverse_max = float(np.max(inverse))
+    system = np.zeros((n + 1, n + 1))
+    system[:n, :n] = M[np.ix_(support, support)] * np.outer(inverse, inverse)
+    system[:n, n] = -inverse / inverse_max
+    system[n, :n] = inverse / inverse_max
+    rhs = np.zeros(n + 1)
+    rhs[n] = 1.0
+    a = np.linalg.lstsq(system, rhs, rcond=None)[0][:n] * inverse
+    total = float(a.sum())
+    return a / total if np.isfinite(total) and total > 0 else np.full(n, np.nan)
+
+
+def _affine_step(M: np.ndarray, w: np.ndarray, add: int) -> np.ndarray:
+    """Add task ``add`` to w's support and move to the best point (Wolfe 1976).
+
+    On the support S the affine minimiser a solves M_SS a = μ 1, 1ᵀa = 1. If a
     has negative entries, go from w towards it until a weight reaches 0, drop
-    that task and repeat (Wolfe's minor cycle). The norm never increases, and
-    the exact solve removes Frank–Wolfe's slow tail on ill-conditioned problems
-    (gradient norms that differ by orders of magnitude).
+    that task and repeat (Wolfe's minor cycle). The norm never increases.
     """
     w = w.copy()
+    support = np.union1d(np.flatnonzero(w > 0), [add])
     while True:
-        support = np.flatnonzero(w > 0)
-        n = support.size
-        system = np.zeros((n + 1, n + 1))
-        system[:n, :n] = M[np.ix_(support, support)]
-        system[:n, n] = -1.0
-        system[n, :n] = 1.0
-        rhs = np.zeros(n + 1)
-        rhs[n] = 1.0
-        a = np.linalg.lstsq(system, rhs, rcond=None)[0][:n]
+        a = _affine_min(M, support)
         if not np.all(np.isfinite(a)):
             return w
-        if np.all(a >= 0):
-            w[support] = a / a.sum()
-            return w
         current = w[support]
-        blocked = a < 0  # these weights would turn negative on the way to a
+        if np.all(a > 0):
+            w[:] = 0.0
+            w[support] = a
+            return w
+        blocked = a <= 0  # these weights would turn negative on the way to a
         theta = float(np.min(current[blocked] / (current[blocked] - a[blocked])))
         moved = current + theta * (a - current)
-        moved[np.argmin(np.where(blocked, moved, np.inf))] = 0.0
+        drop = int(np.argmin(np.where(blocked, moved, np.inf)))
+        moved[drop] = 0.0
         w[support] = np.maximum(moved, 0.0)
         w /= w.sum()
+        support = np.delete(support, drop)
 
 
 def _cagrad_line_search(
@@ -147,14 +159,26 @@ def cagrad_weights(
 ) -> np.ndarray:
     """Weights of CAGrad's update d = Σ_i weights_i g_i (Liu et al. 2021).
 
-    gram: (K, K) = G Gᵀ; returns weights: (K,). With g0 the mean gradient, CAGrad
-    solves max_d min_i g_i·d subject to ‖d − g0‖ ≤ c‖g0‖ (eq. 4). Its dual is
-    min_{w ∈ Δ} g_w·g0 + c‖g0‖‖g_w‖ with g_w = Σ w_i g_i (eq. 5), and then
-    d = g0 + (c‖g0‖ / ‖g_w‖) g_w. The dual is solved by pairwise Frank–Wolfe with
-    an exact line search; it stops when the supporting tasks have equal g_i·d.
-    c = 0 gives exactly the mean weights 1/K. If the dual optimum has g_w = 0 (the
-    tasks are Pareto-stationary: min_i g_i·d ≤ 0 for every d) the update is d = 0
-    when the ball holds it (c ≥ 1) and falls back to d = g0 otherwise.
+    gram: (K, K) = G Gᵀ; returns weights: (K,). With g0 the mean gradient and
+    r = c‖g0‖, CAGrad solves max_d min_i g_i·d subject to ‖d − g0‖ ≤ r (eq. 4).
+    The answer is d = g0 + Σ λ_i g_i with λ ≥ 0 on the tasks that bind
+    (g_i·d = t*, the optimal value), so it is found in the span of the
+    gradients from G Gᵀ alone:
+
+    * If the tasks are Pareto-stationary (0 is in the gradients' hull, checked
+      with :func:`min_norm_weights`), no d helps every task, so t* ≤ 0. When the
+      ball reaches the cone {d : g_i·d ≥ 0 for all i}, t* = 0 and every d of
+      the ball in that cone is optimal: the answer is the one nearest g0, the
+      projection of g0 onto the cone (non-negative least squares on λ). The old
+      fallback d = g0 was not optimal: it can conflict with a task.
+    * Otherwise the ball binds. The dual min_{w ∈ Δ} g_w·g0 + r‖g_w‖ (eq. 5) is
+      solved by pairwise Frank–Wolfe to find the binding tasks S, and then the
+      optimality conditions on S are solved exactly: M_SS λ = t 1 − (G g0)_S and
+      λᵀ M_SS λ = r², a quadratic in t (:func:`_cagrad_on_support`); tasks are
+      added or dropped until λ ≥ 0 and every task gets g_i·d ≥ t.
+
+    Either way d lies in the ball, up to rounding. c = 0 gives exactly the mean
+    weights 1/K.
     """
     if not np.isfinite(c) or c < 0:
         raise ValueError(f"c={c} must be finite and >= 0; the paper uses c = 0.5")
@@ -169,18 +193,35 @@ def cagrad_weights(
     r = c * np.sqrt(max(float(b @ Mb), 0.0))  # radius c‖g0‖
     if r == 0.0:  # g0 = 0: the ball is the point d = g0
         return b
-    stationary = np.zeros(K) if c >= 1.0 else b  # the answer when g_w = 0
-    w = b.copy()
+    hull = min_norm_weights(M, tol=tol)
+    if float(hull @ M @ hull) <= _rounding(M, hull).max():  # Pareto-stationary
+        lam = _project_onto_cone(M, b)
+        if float(lam @ M @ lam) <= r**2 * (1.0 + 1e-12):
+            return b + lam
+    w = _cagrad_dual(M, Mb, r, tol, max_iter)
+    lam = _cagrad_active_set(M, Mb, r, np.flatnonzero(w > 0), tol)
+    if lam is None:  # the exact solve failed: the dual's (approximate) answer
+        norm_gw = np.sqrt(max(float(w @ M @ w), 0.0))
+        lam = (r / norm_gw) * w if norm_gw > 0 else np.zeros(K)
+    return b + lam
+
+
+def _cagrad_dual(
+    M: np.ndarray, Mb: np.ndarray, r: float, tol: float, max_iter: int
+) -> np.ndarray:
+    """Pairwise Frank–Wolfe on CAGrad's dual; returns w: (K,) on the simplex."""
+    K = M.shape[0]
+    w = np.full(K, 1.0 / K)
     for _ in range(max_iter):
         Mw = M @ w
         norm_gw = np.sqrt(max(float(w @ Mw), 0.0))
         if norm_gw <= 1e-12:
-            return stationary
+            break
         grad = Mb + (r / norm_gw) * Mw  # dual gradient = (g_i · d)_i
         t = int(np.argmin(grad))
         support = np.flatnonzero(w > 0)
         s = int(support[np.argmax(grad[support])])
-        if grad[s] - grad[t] <= tol:
+        if grad[s] - grad[t] <= tol * max(abs(grad[t]), r * norm_gw):
             break
         step = _cagrad_line_search(
             p=Mb[t] - Mb[s],
@@ -194,15 +235,79 @@ def cagrad_weights(
             break
         w[t] += step
         w[s] = 0.0 if step == w[s] else w[s] - step
-    Mw = M @ w
-    norm_gw = np.sqrt(max(float(w @ Mw), 0.0))
-    if norm_gw <= 1e-12:
-        return stationary
-    return b + (r / norm_gw) * w
+    return w
+
+
+def _solve_scaled(A: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Least-squares x with A x = rhs, A: (n, n) PSD, scaled to a unit diagonal."""
+    lengths = np.sqrt(np.diag(A))
+    lengths[lengths == 0.0] = 1.0
+    scaled = A / np.outer(lengths, lengths)
+    return np.linalg.lstsq(scaled, rhs / lengths, rcond=None)[0] / lengths
+
+
+def _cagrad_on_support(
+    M: np.ndarray, Mb: np.ndarray, r: float, S: np.ndarray
+) -> tuple[np.ndarray, float] | None:
+    """λ_S and t with M_SS λ = t1 − Mb_S and λᵀM_SSλ = r² (largest t), or None."""
+    A = M[np.ix_(S, S)]
+    x = _solve_scaled(A, np.ones(S.size))
+    y = _solve_scaled(A, Mb[S])
+    a2, a1, a0 = float(x @ A @ x), float(x @ A @ y), float(y @ A @ y)
+    discriminant = a1**2 - a2 * (a0 - r**2)
+    if a2 <= 0.0 or discriminant < 0.0:
+        return None
+    t = (a1 + np.sqrt(discriminant)) / a2
+    return t * x - y, t
+
+
+def _cagrad_active_set(
+    M: np.ndarray, Mb: np.ndarray, r: float, S: np.ndarray, tol: float
+) -> np.ndarray | None:
+    """Exact λ: (K,) of CAGrad's binding tasks, starting from the support S."""
+    K = M.shape[0]
+    S = np.sort(S)
+    for _ in range(4 * K):
+        if S.size == 0:
+            return None
+        solved = _cagrad_on_support(M, Mb, r, S)
+        if solved is None:
+            return None
+        lam_S, t = solved
+        lam = np.zeros(K)
+        lam[S] = lam_S
+        gains = Mb + M @ lam  # g_i · d
+        slack = tol * max(abs(t), r * np.sqrt(max(float(lam @ M @ lam), 0.0)))
+        slack += _rounding(M, lam).max()
+        negative = lam_S < -tol * np.max(np.abs(lam_S))
+        if np.any(negative):  # a task pulls d the wrong way: drop it
+            S = np.delete(S, int(np.argmin(lam_S)))
+            continue
+        violated = int(np.argmin(gains))
+        if gains[violated] < t - slack and violated not in S:
+            S = np.sort(np.append(S, violated))  # a task gains less than t: add it
+            continue
+        return np.maximum(lam, 0.0)
+    return None
+
+
+def _project_onto_cone(M: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """λ ≥ 0 with d = g0 + Σ λ_i g_i the point nearest g0 with g_i·d ≥ 0 for all i.
+
+    By Moreau's decomposition λ minimises ‖Σ (b_i + λ_i) g_i‖ over λ ≥ 0, a
+    non-negative least-squares problem written with a square root A of M
+    (AᵀA = M, so ‖Σ z_i g_i‖ = ‖A z‖), after scaling the gradients to unit length.
+    """
+    lengths = np.sqrt(np.diag(M))
+    lengths[lengths == 0.0] = 1.0
+    values, vectors = np.linalg.eigh(M / np.outer(lengths, lengths))
+    A = np.sqrt(np.maximum(values, 0.0))[:, None] * vectors.T
+    scaled = optimize.nnls(A, -A @ (b * lengths))[0]
+    return scaled / lengths
 
 
 def nash_weights(
-    gram: np.ndarray, tol: float = 1e-10, max_iter: int = 500, ridge: float = 1e-9
+    gram: np.ndarray, tol: float = 1e-10, max_iter: int = 500
 ) -> np.ndarray:
     """Positive α: (K,) with (G Gᵀ α)_i = 1/α_i, the Nash bargaining weights.
 
@@ -212,33 +317,46 @@ def nash_weights(
     self-concordant, so damped Newton converges from any positive start and never
     leaves α > 0 (Boyd & Vandenberghe 2004, §9.6). It is solved for β_i = α_i‖g_i‖
     on the cosine matrix C_ij = M_ij / (‖g_i‖‖g_j‖), where β∘Cβ = 1 is the same
-    equation whatever the gradients' scales. When no solution exists (a convex
-    combination of the gradients is 0, e.g. two opposite ones: no direction helps
-    both) f is unbounded below and α runs off to infinity; then ``ridge`` is added
-    to C's diagonal (``ridge`` × ‖g_i‖² on M's), which keeps α finite and d ≈ 0.
-    Nearly opposite gradients that float64 cannot tell from opposite ones take the
-    same way. For two tasks both ways give α_i ∝ 1/‖g_i‖ exactly. Stops when
-    max_i |α_i (Mα)_i − 1| ≤ tol, or when the Newton decrement stops shrinking
-    (float64 precision is spent).
+    equation whatever the gradients' scales. Nearly opposite gradients get the
+    exact, possibly huge, α.
+
+    Two cases have no such α, and both get weight 0 (so d = 0):
+
+    * a task whose gradient is exactly zero gains nothing from any d; it gets
+      α_i = 0 and the other tasks are solved alone;
+    * if the tasks are Pareto-stationary (0 is in the hull of the gradients, e.g.
+      two opposite ones), no direction lowers every loss and f is unbounded
+      below. This is decided on the unit gradients, so that norms that differ by
+      orders of magnitude do not hide it: their min-norm point
+      (:func:`min_norm_weights`) is 0 to float64's rounding of C (squared norm
+      within a few K·ε, so ‖·‖ ≲ 1e-7). Then every α is 0: no step.
+
+    Stops when max_i |α_i (Mα)_i − 1| ≤ tol, or when the Newton decrement stops
+    shrinking (float64 precision is spent); raises RuntimeError if Newton does not
+    converge in ``max_iter`` steps.
     """
     M = _gram(gram)
     K = M.shape[0]
-    scale = float(np.trace(M)) / K
-    if scale <= 0.0:
+    alive = np.flatnonzero(np.diag(M) > 0.0)
+    if alive.size == 0:
         raise ValueError(
             "gram is zero: every task gradient vanishes, so the Nash bargaining "
             "weights are undefined; skip the update"
         )
-    has_zero_gradient = bool(np.any(np.diag(M) <= 0.0))  # then no α exists
-    lengths = np.sqrt(np.maximum(np.diag(M), 1e-12 * scale))  # floored ‖g_i‖
+    alpha = np.zeros(K)
+    if alive.size < K:  # zero gradients: weight 0, the others solved alone
+        alpha[alive] = nash_weights(M[np.ix_(alive, alive)], tol, max_iter)
+        return alpha
+    lengths = np.sqrt(np.diag(M))
     C = M / lengths[:, None] / lengths[None, :]
     # a Gram matrix rounded (e.g. formed in float32) can be slightly indefinite,
-    # which would make even the ridged f unbounded: use the nearest PSD matrix
+    # which would make f unbounded: use the nearest PSD matrix
     values, vectors = np.linalg.eigh(C)
     C = (vectors * np.maximum(values, 0.0)) @ vectors.T
-    beta = None if has_zero_gradient else _damped_newton(C, tol, max_iter)
-    if beta is None:
-        beta = _damped_newton(C + ridge * np.eye(K), tol, max_iter)
+    hull = min_norm_weights(C, tol=tol)
+    if float(hull @ C @ hull) <= _rounding(C, hull).max():  # Pareto-stationary
+        return alpha
+    beta = _damped_newton(C, tol, max_iter)
     if beta is None:
         raise RuntimeError(
             f"Nash-MTL's solver did not converge in {max_iter} Newton steps; "
@@ -264,7 +382,7 @@ def _damped_newton(A: np.ndarray, tol: float, max_iter: int) -> np.ndarray | Non
         residual = alpha * (A @ alpha) - 1.0  # = α∘∇f; 0 at the solution
         if np.max(np.abs(residual)) <= tol:
             return alpha
-        if not np.all(np.isfinite(alpha)) or np.max(alpha * lengths) > 1e8:
+        if not np.all(np.isfinite(alpha)) or np.max(alpha * lengths) > 1e12:
             return None  # running off to infinity: f is unbounded below
         values, vectors = np.linalg.eigh(alpha[:, None] * A * alpha[None, :])
         y = vectors @ ((vectors.T @ residual) / (1.0 + np.maximum(values, 0.0)))
@@ -285,8 +403,17 @@ def imtl_g_weights(gram: np.ndarray) -> np.ndarray:
     every unit gradient u_i = g_i/‖g_i‖: d·u_i = d·u_1 (Section 3.2; the paper's
     closed form α_{2:K} = g_1 Uᵀ (D Uᵀ)⁻¹ solves the same linear system). Since
     d·u_i = (Mα)_i / ‖g_i‖, that is K linear equations in α, solved by least
-    squares so linearly dependent gradients get the minimum-norm α. Tasks whose
-    gradient is exactly zero have no direction; they get weight 0.
+    squares, so linearly dependent gradients (K > rank G) get the minimum-norm α.
+    Tasks whose gradient is exactly zero have no direction; they get weight 0.
+
+    When the unit gradients admit no common nonzero projection (the all-ones
+    vector is not in the range of their cosine matrix C = U Uᵀ: e.g. opposite
+    gradients, or K > rank G in general position), equal projections force them
+    all to be 0, so d = 0 is IMTL-G's only update. It is returned with weights 0
+    rather than with weights that sum to 1 of a vanishing combination: those can
+    be of order 1/δ for a pair at angle δ and leave rounding noise in d. If d = 0
+    cannot be written with Σ α = 1 either, the system has no solution and a
+    ValueError is raised.
     """
     M = _gram(gram)
     K = M.shape[0]
@@ -295,7 +422,21 @@ def imtl_g_weights(gram: np.ndarray) -> np.ndarray:
     alpha = np.zeros(K)
     if alive.size == 0:
         return alpha
-    Ma = M[np.ix_(alive, alive)] / norms[alive, None]  # row i: (g_i · g_j)/‖g_i‖
+    n = norms[alive]
+    C = M[np.ix_(alive, alive)] / np.outer(n, n)  # cosines, unit diagonal
+    values, vectors = np.linalg.eigh(C)
+    null = vectors[:, values <= 1e-10 * values.max()]  # numerical null space
+    ones = np.ones(alive.size)
+    if np.linalg.norm(null.T @ ones) > 1e-6 * np.sqrt(alive.size):  # 1 ∉ range C
+        inverse = 1.0 / n  # β ∈ null C with Σ β_i/‖g_i‖ = 1 gives Σ α = 1, d = 0
+        if np.linalg.norm(null.T @ inverse) <= 1e-6 * np.linalg.norm(inverse):
+            raise ValueError(
+                "IMTL-G has no solution: the unit gradients admit no common "
+                "nonzero projection and no combination with weights summing to 1 "
+                "vanishes; use another aggregator for these gradients"
+            )
+        return alpha  # d = 0: weights 0
+    Ma = M[np.ix_(alive, alive)] / n[:, None]  # row i: (g_i · g_j)/‖g_i‖
     A = np.empty_like(Ma)
     A[0] = 1.0  # Σ α = 1
     A[1:] = Ma[1:] - Ma[0]  # d·u_i − d·u_1 = 0

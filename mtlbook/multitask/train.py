@@ -19,6 +19,16 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from mtlbook._validate import (
+    check_bool,
+    check_finite_loss,
+    check_int,
+    check_labels,
+    check_module,
+    check_optimizer,
+    check_scalar_loss,
+    check_tensor,
+)
 from mtlbook.multitask.aggregators import Aggregator
 from mtlbook.multitask.diagnostics import conflict_rate, gradient_cosines
 from mtlbook.multitask.gradients import (
@@ -55,6 +65,7 @@ class _Batches:
     """Endless batches; a re-iterable source restarts (a new epoch) when it ends."""
 
     def __init__(self, batches: Iterable[Any]) -> None:
+        _check_batches(batches)
         self.source = batches
         self.iterator: Iterator[Any] = iter(batches)
         self.reiterable = self.iterator is not batches
@@ -76,6 +87,50 @@ class _Batches:
                 raise ValueError("batches is empty; pass at least one batch") from None
 
 
+def _check_batches(batches: object) -> None:
+    if isinstance(batches, Tensor | str) or not isinstance(batches, Iterable):
+        raise TypeError(
+            f"batches must be a list of (x, [target_1, ..., target_K]) pairs or a "
+            f"DataLoader, got {type(batches).__name__}"
+        )
+
+
+def _unpack(batch: Any) -> tuple[Any, Any]:
+    """A batch as (x, targets), with x a floating tensor (O(1): no scan)."""
+    if not isinstance(batch, list | tuple) or len(batch) != 2:
+        raise ValueError(
+            f"a batch must be a pair (x, [target_1, ..., target_K]), got "
+            f"{type(batch).__name__}"
+            + (f" of length {len(batch)}" if isinstance(batch, list | tuple) else "")
+        )
+    x, targets = batch
+    check_tensor("x (the batch input)", x, floating=True)
+    return x, targets
+
+
+def _check_dtype(model: nn.Module, x: Tensor) -> None:
+    """x in the model's dtype: float64 data into a float32 model fails deep in torch."""
+    param = next(model.parameters(), None)
+    if param is not None and param.is_floating_point() and x.dtype != param.dtype:
+        cast = "x.float()" if param.dtype == torch.float32 else "x.double()"
+        raise TypeError(
+            f"x (the batch input) is {x.dtype} but the model's parameters are "
+            f"{param.dtype}; cast the data with {cast} (or the model with "
+            "model.to(x.dtype))"
+        )
+
+
+def _first_linear(model: nn.Module) -> nn.Linear | None:
+    for m in model.modules():
+        if isinstance(m, nn.modules.lazy.LazyModuleMixin):
+            return None  # no input width until the first call
+        if isinstance(m, nn.Linear):
+            return m
+        if isinstance(m, nn.modules.conv._ConvNd):
+            return None
+    return None
+
+
 def _split_targets(targets: Any, K: int) -> list[Tensor]:
     """Targets as a list of K tensors (one per task, in the head order)."""
     if not isinstance(targets, list | tuple) or len(targets) != K:
@@ -91,25 +146,94 @@ def _split_targets(targets: Any, K: int) -> list[Tensor]:
 def _task_losses(
     model: nn.Module, x: Tensor, targets: list[Tensor], loss_fns: Sequence[LossFn]
 ) -> list[Tensor]:
-    """Forward pass and the K scalar task losses (a list, see _aggregate_step)."""
-    outputs = model(x)
+    """Forward pass and the K scalar task losses (a list, see _aggregate_step).
+
+    Errors raised deep inside torch (a wrong feature width, a label out of
+    range) are diagnosed only when they happen, so valid steps pay nothing.
+    """
+    outputs = _forward(model, x)
     if isinstance(outputs, Tensor) or len(outputs) != len(loss_fns):
         n = "a tensor" if isinstance(outputs, Tensor) else f"{len(outputs)} outputs"
         raise ValueError(
             f"the model returned {n} but {len(loss_fns)} loss_fns were given; "
             "pass one loss function per head"
         )
-    return [fn(y, t) for fn, y, t in zip(loss_fns, outputs, targets, strict=True)]
+    terms = []
+    for k, (fn, y, t) in enumerate(zip(loss_fns, outputs, targets, strict=True)):
+        try:
+            loss = fn(y, t)
+        except (IndexError, RuntimeError):
+            _diagnose_target(k, y, t)
+            raise
+        if not isinstance(loss, Tensor) or loss.ndim != 0:
+            check_scalar_loss(f"loss_fns[{k}]", loss)
+        terms.append(loss)
+    return terms
 
 
-def _check_finite(losses: Tensor, step: int) -> None:
+def _forward(model: nn.Module, x: Tensor) -> Any:
+    try:
+        return model(x)
+    except RuntimeError as error:
+        first = _first_linear(model)
+        if first is not None and x.ndim >= 1 and x.shape[-1] != first.in_features:
+            raise ValueError(
+                f"x (the batch input) has {x.shape[-1]} features (shape "
+                f"{tuple(x.shape)}) but the model's first layer expects "
+                f"{first.in_features}; check the data or the model's input width"
+            ) from error
+        raise
+
+
+def _diagnose_target(k: int, y: Tensor, t: Any) -> None:
+    """Raise a clear error if target k is the cause of a failed loss."""
+    if not isinstance(t, Tensor):
+        raise TypeError(f"targets[{k}] must be a torch.Tensor, got {type(t).__name__}")
+    if not t.is_floating_point() and t.dtype != torch.bool and y.ndim >= 2:
+        check_labels(f"targets[{k}]", t, y.shape[1])
+
+
+def _diverged_hint(x: Tensor, targets: list[Tensor], k: int) -> str:
+    """Why task k's loss is not finite: scans the batch, on failure only."""
+    if not torch.isfinite(x).all():
+        return (
+            f"task {k}; x (the batch input) holds NaN or inf: clean the data "
+            "(e.g. torch.nan_to_num or drop those rows)"
+        )
+    t = targets[k]
+    if isinstance(t, Tensor) and t.is_floating_point() and not torch.isfinite(t).all():
+        return f"task {k}; targets[{k}] holds NaN or inf: clean the labels"
+    return (
+        f"task {k}; training diverged or the loss is ill-defined "
+        "(lower the learning rate)"
+    )
+
+
+def _check_finite(losses: Tensor, step: int, x: Tensor, targets: list[Tensor]) -> None:
+    """One number read per step; the batch is scanned only if it is not finite."""
     bad = ~torch.isfinite(losses.detach())
     if bad.any():
         k = int(bad.nonzero()[0, 0])
-        raise ValueError(
-            f"step {step}: the loss of task {k} is {losses[k].item()}; training "
-            "diverged or the loss is ill-defined (lower the learning rate)"
+        check_finite_loss(losses[k], step, _diverged_hint(x, targets, k))
+
+
+def _loss_fns(name: str, fns: Any) -> list[Callable]:
+    """K functions (output_k, target_k) -> (); one function alone is refused."""
+    if callable(fns) or isinstance(fns, str) or not isinstance(fns, Iterable):
+        raise TypeError(
+            f"{name} must be a list of K functions, one per task, got "
+            f"{type(fns).__name__}; e.g. {name}=[F.cross_entropy, F.mse_loss]"
         )
+    fns = list(fns)
+    if not fns:
+        raise ValueError(f"{name} is empty; pass one function per task")
+    bad = [type(f).__name__ for f in fns if not callable(f)]
+    if bad:
+        raise TypeError(
+            f"{name} must hold functions (output, target) -> value, got {bad}; "
+            "e.g. F.cross_entropy, not the string 'cross_entropy'"
+        )
+    return fns
 
 
 def _shared(model: nn.Module) -> list[Tensor]:
@@ -122,14 +246,19 @@ def _shared(model: nn.Module) -> list[Tensor]:
     return [p for p in getter() if p.requires_grad]
 
 
-def _check_optimizer(optimizer: Any, scalarizer: Scalarizer | None) -> None:
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        raise TypeError(
-            f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
+def _check_optimizer(
+    optimizer: Any, model: nn.Module, scalarizer: Scalarizer | None
+) -> None:
+    check_optimizer("optimizer", optimizer)
+    in_optimizer = {id(p) for g in optimizer.param_groups for p in g["params"]}
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if trainable and not any(id(p) in in_optimizer for p in trainable):
+        raise ValueError(
+            "the optimizer holds none of the model's parameters (was it built for "
+            "another model?); build it with torch.optim.Adam(model.parameters())"
         )
     if scalarizer is None:
         return
-    in_optimizer = {id(p) for g in optimizer.param_groups for p in g["params"]}
     if any(
         p.requires_grad and id(p) not in in_optimizer for p in scalarizer.parameters()
     ):
@@ -199,6 +328,8 @@ def train_multitask(
     batch after each step. Every ``diag_every`` steps (None: never) the task
     gradients of the shared parameters are measured for cosines and conflicts.
     """
+    check_module("model", model)
+    _check_batches(batches)
     if (scalarizer is None) == (aggregator is None):
         raise ValueError(
             "pass exactly one of scalarizer= (e.g. EqualWeights(K)) or "
@@ -212,12 +343,16 @@ def train_multitask(
         raise TypeError(
             f"aggregator must be an Aggregator, got {type(aggregator).__name__}"
         )
+    check_bool("use_representation", use_representation)
     if use_representation and aggregator is None:
         raise ValueError("use_representation=True needs an aggregator (e.g. MGDA())")
-    loss_fns = list(loss_fns)
+    loss_fns = _loss_fns("loss_fns", loss_fns)
     K = len(loss_fns)
-    if K == 0 or not all(callable(f) for f in loss_fns):
-        raise ValueError("loss_fns must be a non-empty list of K loss functions")
+    if regularizer is not None and not callable(regularizer):
+        raise TypeError(
+            f"regularizer must be a function model -> loss, got "
+            f"{type(regularizer).__name__}; e.g. lambda m: 0.1 * l2_coupling(m.towers)"
+        )
     n_heads = getattr(model, "n_tasks", None)
     if n_heads is not None and n_heads != K:
         raise ValueError(
@@ -228,15 +363,10 @@ def train_multitask(
         raise ValueError(
             f"the scalarizer is for n_tasks={scalarizer.n_tasks}, got {K} loss_fns"
         )
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps={steps!r} must be a positive int")
-    if diag_every is not None and (
-        isinstance(diag_every, bool)
-        or not isinstance(diag_every, int)
-        or diag_every < 1
-    ):
-        raise ValueError(f"diag_every={diag_every!r} must be a positive int or None")
-    _check_optimizer(optimizer, scalarizer)
+    check_int("steps", steps, low=1)
+    if diag_every is not None:
+        check_int("diag_every", diag_every, low=1)
+    _check_optimizer(optimizer, model, scalarizer)
 
     needs_shared = aggregator is not None and not use_representation
     shared: list[Tensor] = []
@@ -259,17 +389,20 @@ def train_multitask(
     epoch_sum, epoch_count = torch.zeros(K, dtype=torch.float64), 0
 
     for step in range(steps):
-        (x, targets), new_epoch = source.next()
+        batch, new_epoch = source.next()
+        x, targets = _unpack(batch)
         if new_epoch and scalarizer is not None and epoch_count > 0:
             scalarizer.end_epoch(epoch_sum / epoch_count)
             epoch_sum, epoch_count = torch.zeros(K, dtype=torch.float64), 0
         targets = _split_targets(targets, K)
         if device is not None:
             x, targets = x.to(device), [t.to(device) for t in targets]
+        if step == 0:
+            _check_dtype(model, x)
         model.train()
         terms = _task_losses(model, x, targets, loss_fns)
         losses = torch.stack(terms)
-        _check_finite(losses, step)
+        _check_finite(losses, step, x, targets)
         optimizer.zero_grad(set_to_none=True)
         G = None
         diag_now = diagnose and step % diag_every == 0
@@ -368,8 +501,13 @@ def train_single_task(
     which only target ``task`` is used. Same loop as :func:`train_multitask`
     with ``EqualWeights(1)``; History has K = 1.
     """
-    if isinstance(task, bool) or not isinstance(task, int) or task < 0:
-        raise ValueError(f"task={task!r} must be a non-negative task index")
+    check_int("task", task, low=0)
+    if not callable(loss_fn):
+        raise TypeError(
+            f"loss_fn must be one loss function, got {type(loss_fn).__name__}; "
+            "e.g. loss_fn=F.cross_entropy"
+        )
+    _check_batches(batches)
     view: Iterable[Any] = _OneTask(batches, task)
     if isinstance(batches, Iterator):
         view = iter(view)  # one pass only, like the source
@@ -395,17 +533,20 @@ def evaluate(
 
     metrics: K functions (output_k, target_k) → batch mean (e.g. accuracy).
     """
-    metrics = list(metrics)
+    check_module("model", model)
+    _check_batches(batches)
+    metrics = _loss_fns("metrics", metrics)
     K = len(metrics)
-    if K == 0:
-        raise ValueError("metrics is empty; pass one metric function per task")
     model.eval()
     total, count = np.zeros(K), 0
-    for x, targets in batches:
+    for batch in batches:
+        x, targets = _unpack(batch)
         targets = _split_targets(targets, K)
         if device is not None:
             x, targets = x.to(device), [t.to(device) for t in targets]
-        outputs = model(x)
+        if count == 0:
+            _check_dtype(model, x)
+        outputs = _forward(model, x)
         if isinstance(outputs, Tensor) or len(outputs) != K:
             raise ValueError(f"the model must return {K} outputs, one per metric")
         n = len(targets[0])

@@ -18,6 +18,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from mtlbook._validate import check_int, check_not_tensor, check_real
+
 Activation = Callable[[np.ndarray], np.ndarray]
 
 _SQRT_HALF = 1.0 / math.sqrt(2.0)
@@ -32,6 +34,7 @@ _underflow_is_zero = np.errstate(under="ignore")
 
 def _as_float(x: np.ndarray, name: str) -> np.ndarray:
     """Any array-like of real numbers as a float array (float32 stays float32)."""
+    check_not_tensor(name, x)
     arr = np.asarray(x)
     if arr.dtype.kind == "f":
         return arr
@@ -41,14 +44,6 @@ def _as_float(x: np.ndarray, name: str) -> np.ndarray:
         f"{name} must hold real numbers, got dtype {arr.dtype}; "
         f"pass a float array, e.g. np.asarray({name}, dtype=float)"
     )
-
-
-def _check_real(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name}={value} must be finite")
-    return float(value)
 
 
 # --- elementwise activations -------------------------------------------------
@@ -113,7 +108,7 @@ def relu_grad(x: np.ndarray) -> np.ndarray:
 def leaky_relu(x: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
     """x for x > 0, negative_slope * x otherwise; x: (...) -> (...)."""
     x = _as_float(x, "x")
-    slope = _check_real("negative_slope", negative_slope)
+    slope = check_real("negative_slope", negative_slope)
     return np.where(x > 0, x, slope * x).astype(x.dtype, copy=False)
 
 
@@ -121,7 +116,7 @@ def leaky_relu(x: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
 def leaky_relu_grad(x: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
     """1 for x > 0, negative_slope otherwise; x: (...) -> (...)."""
     x = _as_float(x, "x")
-    slope = _check_real("negative_slope", negative_slope)
+    slope = check_real("negative_slope", negative_slope)
     return np.where(x > 0, 1.0, slope).astype(x.dtype, copy=False)
 
 
@@ -129,7 +124,7 @@ def leaky_relu_grad(x: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
 def elu(x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
     """x for x > 0, alpha (e^x - 1) otherwise; x: (...) -> (...)."""
     x = _as_float(x, "x")
-    alpha = _check_real("alpha", alpha)
+    alpha = check_real("alpha", alpha)
     # min(x, 0) keeps exp away from large positive x, whose branch is unused.
     neg = alpha * np.expm1(np.minimum(x, 0))
     return np.where(x > 0, x, neg).astype(x.dtype, copy=False)
@@ -139,7 +134,7 @@ def elu(x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
 def elu_grad(x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
     """1 for x > 0, alpha e^x otherwise; x: (...) -> (...)."""
     x = _as_float(x, "x")
-    alpha = _check_real("alpha", alpha)
+    alpha = check_real("alpha", alpha)
     neg = alpha * np.exp(np.minimum(x, 0))
     return np.where(x > 0, 1.0, neg).astype(x.dtype, copy=False)
 
@@ -190,8 +185,7 @@ def _check_logits(z: np.ndarray, axis: int, name: str = "z") -> np.ndarray:
     z = _as_float(z, name)
     if z.ndim == 0:
         raise ValueError(f"{name} is a scalar; pass at least one axis of scores")
-    if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
-        raise TypeError(f"axis must be an int, got {type(axis).__name__}")
+    axis = check_int("axis", axis)
     if not -z.ndim <= axis < z.ndim:
         raise ValueError(f"axis={axis} is out of range for {name} with ndim {z.ndim}")
     if z.shape[axis] == 0:

@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from mtlbook._validate import check_array, check_callable, check_not_tensor, check_real
+
 
 def numerical_gradient(
     f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6
@@ -15,10 +17,8 @@ def numerical_gradient(
     x: any shape (float64 recommended); returns the same shape. x is left unchanged.
     The error is O(eps²) plus rounding of order (machine epsilon * |f|) / eps.
     """
-    if not callable(f):
-        raise TypeError(f"f must be callable, got {type(f).__name__}")
-    if isinstance(eps, bool) or not isinstance(eps, int | float) or not eps > 0:
-        raise ValueError(f"eps={eps!r} must be a positive float, e.g. 1e-6")
+    check_callable("f", f, "lambda x: float(np.sum(x**2))")
+    eps = check_real("eps", eps, low=0, low_open=True, example=1e-6)
     x = _finite_array("x", x)
     work = x.copy()  # perturb a copy, so the caller's array never changes
     grad = np.zeros_like(work)
@@ -35,8 +35,8 @@ def numerical_gradient(
 
 def relative_error(a: np.ndarray, b: np.ndarray) -> float:
     """max |a - b| / max(|a| + |b|), a scale-free distance; a, b: same shape."""
-    a = np.asarray(a, dtype=float)
-    b = np.asarray(b, dtype=float)
+    a = check_array("a", a, nonempty=False)
+    b = check_array("b", b, nonempty=False)
     if a.shape != b.shape:
         raise ValueError(f"a has shape {a.shape} but b has shape {b.shape}")
     if a.size == 0:
@@ -56,7 +56,7 @@ def check_gradient(
     grad: the analytic df/dx at x, same shape as x. Below ~1e-7 in float64 the
     analytic gradient is right; a wrong formula usually gives 1e-2 or more.
     """
-    grad = np.asarray(grad, dtype=float)
+    grad = check_array("grad", grad, nonempty=False)
     x = _finite_array("x", x)
     if grad.shape != x.shape:
         raise ValueError(
@@ -67,6 +67,7 @@ def check_gradient(
 
 
 def _finite_array(name: str, x: np.ndarray) -> np.ndarray:
+    check_not_tensor(name, x)
     x = np.asarray(x)
     if not np.issubdtype(x.dtype, np.floating):
         x = x.astype(float)

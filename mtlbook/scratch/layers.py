@@ -13,6 +13,7 @@ from typing import Literal
 
 import numpy as np
 
+from mtlbook._validate import check_int, check_not_tensor, check_numpy_rng
 from mtlbook.scratch.activations import get_activation
 
 InitScheme = Literal["xavier", "he"]
@@ -31,11 +32,7 @@ def init_weights(
     """
     _check_size("fan_in", fan_in)
     _check_size("fan_out", fan_out)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(
-            f"rng must be a numpy Generator, got {type(rng).__name__}; "
-            "pass rng=np.random.default_rng(seed)"
-        )
+    check_numpy_rng("rng", rng)
     if scheme == "xavier":
         bound = np.sqrt(6.0 / (fan_in + fan_out))
         return rng.uniform(-bound, bound, size=(fan_in, fan_out))
@@ -58,6 +55,8 @@ class Dense:
         rng: np.random.Generator,
         init: InitScheme = "he",
     ) -> None:
+        _check_size("in_features", in_features)
+        _check_size("out_features", out_features)
         self.W = init_weights(in_features, out_features, scheme=init, rng=rng)
         self.b = np.zeros(out_features)
         self.grad_W = np.zeros_like(self.W)
@@ -106,7 +105,14 @@ class MLP:
         rng: np.random.Generator,
         init: InitScheme | None = None,
     ) -> None:
+        if isinstance(sizes, str) or not isinstance(sizes, Sequence):
+            raise TypeError(
+                f"sizes={sizes!r} must be a list of ints [in, hidden..., out], "
+                "e.g. sizes=[2, 16, 1]"
+            )
         sizes = list(sizes)
+        for i, size in enumerate(sizes):
+            _check_size(f"sizes[{i}]", size)
         if len(sizes) < 2:
             raise ValueError(
                 f"sizes={sizes} needs at least 2 entries [in, out], "
@@ -163,13 +169,11 @@ class MLP:
 
 
 def _check_size(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name}={value} must be a positive int")
+    check_int(name, value, low=1)
 
 
 def _as_batch(name: str, x: np.ndarray, width: int, what: str) -> np.ndarray:
+    check_not_tensor(name, x)
     x = np.asarray(x)
     if not np.issubdtype(x.dtype, np.floating):  # keep float32, promote ints
         x = x.astype(float)

@@ -8,11 +8,11 @@ inside, in a form that stays finite for any finite score.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
 
+from mtlbook._validate import check_not_tensor, check_real
 from mtlbook.scratch.activations import (
     _as_float,
     log_softmax,
@@ -54,6 +54,7 @@ def _same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
 
 
 def _class_labels(labels: np.ndarray, n: int, c: int) -> np.ndarray:
+    check_not_tensor("labels", labels)
     labels = np.asarray(labels)
     if labels.dtype.kind not in "iu":
         raise TypeError(
@@ -196,10 +197,7 @@ def softmax_cross_entropy_grad(logits: np.ndarray, labels: np.ndarray) -> np.nda
 def _margins(scores: np.ndarray, labels: np.ndarray, margin: float) -> tuple:
     s = _scores_2d(scores, "scores")
     y = _class_labels(labels, *s.shape)
-    if isinstance(margin, bool) or not isinstance(margin, int | float | np.number):
-        raise TypeError(f"margin must be a real number, got {type(margin).__name__}")
-    if not math.isfinite(margin):
-        raise ValueError(f"margin={margin} must be finite, e.g. margin=1.0")
+    margin = check_real("margin", margin, example=1.0)
     rows = np.arange(len(y))
     # z_ij = margin - s_iy + s_ij for every wrong class j; the true class is masked.
     z = margin - s[rows, y][:, None] + s

@@ -11,6 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mtlbook._validate import (
+    check_array,
+    check_int,
+    check_not_tensor,
+    check_numpy_rng,
+    check_real,
+)
 from mtlbook.scratch.activations import get_activation
 
 # --------------------------------------------------------------------------
@@ -37,6 +44,7 @@ class LIFParams:
     def __post_init__(self) -> None:
         for name in self.__dataclass_fields__:
             value = getattr(self, name)
+            check_real(f"LIFParams.{name}", value)
             if not math.isfinite(value):
                 raise ValueError(f"LIFParams.{name}={value} must be a finite number")
         if self.tau_m_ms <= 0 or self.r_mohm <= 0:
@@ -66,6 +74,8 @@ class LIFTrace:
 
 def _check_time_step(dt_ms: float, duration_ms: float, params: LIFParams) -> int:
     """Validate the time grid and return the number of Euler steps."""
+    check_real("dt_ms", dt_ms, example=0.1)
+    check_real("duration_ms", duration_ms, example=1000.0)
     if not math.isfinite(dt_ms) or dt_ms <= 0:
         raise ValueError(f"dt_ms={dt_ms} must be a positive number, e.g. dt_ms=0.1")
     if dt_ms > params.tau_m_ms:
@@ -96,8 +106,9 @@ def simulate_lif(
     V reaches V_th a spike is recorded, V is reset to V_reset and held there
     for t_ref; the stored trace therefore never exceeds V_th.
     """
-    params = LIFParams() if params is None else params
+    params = _check_params(params)
     n_steps = _check_time_step(dt_ms, duration_ms, params)
+    check_not_tensor("current", current)
     drive = np.asarray(current, dtype=float)
     if drive.ndim == 0:
         drive = np.full(n_steps, float(drive))
@@ -144,7 +155,8 @@ def lif_rate(
     the k spikes of the run (the inverse mean inter-spike interval), or
     k / duration when fewer than two spikes occur.
     """
-    amps = np.atleast_1d(np.asarray(currents, dtype=float))
+    _check_params(params)
+    amps = np.atleast_1d(check_array("currents", currents, nonempty=False))
     if amps.ndim != 1:
         raise ValueError(f"currents has shape {amps.shape}; expected (m,)")
     rates = np.empty(len(amps))
@@ -169,7 +181,8 @@ def lif_rate_theory(
     (R I + V_rest - V_th))) when R I > V_th - V_rest, and r = 0 otherwise;
     with V_reset = V_rest this is tau_m ln(R I / (R I - (V_th - V_rest))).
     """
-    p = LIFParams() if params is None else params
+    p = _check_params(params)
+    check_not_tensor("currents", currents)
     amps = np.atleast_1d(np.asarray(currents, dtype=float))
     if amps.ndim != 1 or not np.all(np.isfinite(amps)):
         raise ValueError(f"currents must be finite with shape (m,), got {amps.shape}")
@@ -196,8 +209,8 @@ def artificial_neuron(
 
     x: (batch, d); w: (d,); b: a scalar -> (batch,).
     """
-    x = np.asarray(x, dtype=float)
-    w = np.asarray(w, dtype=float)
+    x = check_array("x", x, nonempty=False)
+    w = check_array("w", w, nonempty=False)
     if x.ndim != 2:
         raise ValueError(f"x has shape {x.shape}; expected (batch, d)")
     if w.ndim != 1 or w.shape[0] != x.shape[1]:
@@ -233,6 +246,7 @@ class PerceptronResult:
 
         X: (n, d) -> (n,).
         """
+        check_not_tensor("X", X)
         X = np.asarray(X, dtype=float)
         if X.ndim != 2 or X.shape[1] != self.w.shape[0]:
             raise ValueError(f"X has shape {X.shape}; expected (n, {self.w.shape[0]})")
@@ -252,6 +266,8 @@ def train_perceptron(
     X: (n, d); y: (n,) with labels in {-1, +1}. Starts from w = 0, b = 0 and
     visits the examples in a fresh random order (drawn from rng) every epoch.
     """
+    check_not_tensor("X", X)
+    check_not_tensor("y", y)
     X = np.asarray(X, dtype=float)
     y = np.asarray(y)
     if X.ndim != 2 or X.shape[0] == 0:
@@ -268,12 +284,9 @@ def train_perceptron(
         )
     if not np.all(np.isfinite(X)):
         raise ValueError("X contains NaN or inf")
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs={epochs!r} must be a positive int")
-    if not math.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr={lr} must be a positive number, e.g. lr=1.0")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("rng must be a numpy Generator, e.g. np.random.default_rng(0)")
+    check_int("epochs", epochs, low=1, example=20)
+    check_real("lr", lr, low=0, low_open=True, example=1.0)
+    check_numpy_rng("rng", rng)
 
     y = y.astype(float)
     w = np.zeros(X.shape[1])
@@ -286,3 +299,15 @@ def train_perceptron(
                 b = b + lr * y[i]
                 mistakes[epoch] += 1
     return PerceptronResult(w=w, b=float(b), mistakes_per_epoch=mistakes)
+
+
+def _check_params(params: object) -> LIFParams:
+    """The given LIFParams, or the defaults for None."""
+    if params is None:
+        return LIFParams()
+    if not isinstance(params, LIFParams):
+        raise TypeError(
+            f"params must be a LIFParams, got {type(params).__name__}; "
+            "e.g. params=LIFParams(tau_m_ms=20.0)"
+        )
+    return params

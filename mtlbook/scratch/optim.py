@@ -8,9 +8,12 @@ the chapter "Gradient descent and backpropagation".
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
+from torch import Tensor
+
+from mtlbook._validate import check_bool, check_real
 
 
 class _Optimizer:
@@ -32,14 +35,24 @@ class _Optimizer:
         self.t = 0  # number of steps taken
 
     def _checked(self, grads: Sequence[np.ndarray]) -> list[np.ndarray]:
+        if isinstance(grads, np.ndarray | Tensor) or not isinstance(grads, Iterable):
+            raise TypeError(
+                f"grads must be a list of arrays, one per parameter, got "
+                f"{type(grads).__name__}; pass e.g. model.gradients()"
+            )
         grads = list(grads)
         if len(grads) != len(self.params):
             raise ValueError(
-                f"got {len(grads)} gradients for {len(self.params)} parameters; "
+                f"grads: got {len(grads)} gradients for {len(self.params)} parameters; "
                 "pass one gradient per parameter, e.g. model.gradients()"
             )
         out = []
         for i, (p, g) in enumerate(zip(self.params, grads, strict=True)):
+            if g is None or isinstance(g, Tensor):
+                raise TypeError(
+                    f"grads[{i}] is {type(g).__name__}, not a numpy array; "
+                    "call backward() before step(), then pass model.gradients()"
+                )
             g = np.asarray(g, dtype=p.dtype)
             if g.shape != p.shape:
                 raise ValueError(
@@ -69,6 +82,7 @@ class SGD(_Optimizer):
         super().__init__(params, lr)
         _check_nonneg("momentum", momentum)
         _check_nonneg("weight_decay", weight_decay)
+        nesterov = check_bool("nesterov", nesterov)
         if nesterov and momentum == 0:
             raise ValueError("nesterov=True needs momentum > 0, e.g. momentum=0.9")
         self.momentum, self.nesterov = float(momentum), nesterov
@@ -144,6 +158,10 @@ class Adam(_Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(params, lr)
+        if isinstance(betas, str) or not isinstance(betas, Sequence):
+            raise TypeError(
+                f"betas={betas!r} must be a pair of numbers, e.g. (0.9, 0.999)"
+            )
         if len(betas) != 2:
             raise ValueError(f"betas={betas} must be a pair, e.g. (0.9, 0.999)")
         _check_unit("betas[0]", betas[0])
@@ -171,13 +189,8 @@ class Adam(_Optimizer):
 
 
 def _check_nonneg(name: str, value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.floating):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name}={value} must be a finite number >= 0, e.g. 0.01")
+    check_real(name, value, low=0, example=0.01)
 
 
 def _check_unit(name: str, value: float) -> None:
-    _check_nonneg(name, value)
-    if value >= 1:
-        raise ValueError(f"{name}={value} must lie in [0, 1), e.g. 0.9")
+    check_real(name, value, low=0, high=1, high_open=True, example=0.9)

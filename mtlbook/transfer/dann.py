@@ -27,7 +27,23 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from mtlbook.transfer.probe import Batch, LossFn, _device, cycle_batches
+from mtlbook._validate import (
+    check_callable,
+    check_finite_loss,
+    check_int,
+    check_module,
+    check_optimizer,
+    check_real,
+    check_scalar_loss,
+    check_tensor,
+)
+from mtlbook.transfer.probe import (
+    Batch,
+    LossFn,
+    _device,
+    _nonfinite_cause,
+    cycle_batches,
+)
 
 
 class GradientReversalFunction(torch.autograd.Function):
@@ -49,6 +65,7 @@ def grad_reverse(x: Tensor, lambda_: float = 1.0) -> Tensor:
 
     x: any shape. Returns: the same shape.
     """
+    check_tensor("x", x)
     _check_lambda(lambda_)
     return GradientReversalFunction.apply(x, float(lambda_))
 
@@ -58,8 +75,7 @@ class GradientReversal(nn.Module):
 
     def __init__(self, lambda_: float = 1.0) -> None:
         super().__init__()
-        _check_lambda(lambda_)
-        self.lambda_ = float(lambda_)
+        self.lambda_ = _check_lambda(lambda_)
 
     def forward(self, x: Tensor) -> Tensor:
         """x: any shape. Returns: x, with reversed gradient."""
@@ -75,8 +91,7 @@ def dann_lambda(p: float, gamma: float = 10.0) -> float:
     0 at p = 0, rising to 2 / (1 + e^{−γ}) − 1 ≈ 0.99991 at p = 1 (γ = 10).
     """
     _check_progress(p)
-    if not (math.isfinite(gamma) and gamma > 0):
-        raise ValueError(f"gamma={gamma} must be a positive finite number, e.g. 10")
+    check_real("gamma", gamma, low=0, low_open=True, example=10)
     return 2.0 / (1.0 + math.exp(-gamma * p)) - 1.0
 
 
@@ -86,8 +101,7 @@ def dann_learning_rate(
     """Ganin et al.'s annealed rate μ_p = μ0 / (1 + α p)^β at progress p in [0, 1]."""
     _check_progress(p)
     for arg, value in (("lr0", lr0), ("alpha", alpha), ("beta", beta)):
-        if not (math.isfinite(value) and value >= 0):
-            raise ValueError(f"{arg}={value} must be a finite number >= 0")
+        check_real(arg, value, low=0)
     return lr0 / (1.0 + alpha * p) ** beta
 
 
@@ -116,8 +130,13 @@ def dann_loss(
     (n_t, ...). ``domain_head`` maps features to one logit: (n, 1) or (n,).
     L_d is the mean over all n_s + n_t examples.
     """
+    check_module("features", features)
+    check_module("label_head", label_head)
+    check_module("domain_head", domain_head)
+    check_callable("loss_fn", loss_fn, "F.cross_entropy")
     for arg, x in (("x_source", x_source), ("x_target", x_target)):
-        if not isinstance(x, Tensor) or x.ndim < 1 or len(x) == 0:
+        check_tensor(arg, x, floating=True)
+        if x.ndim < 1 or len(x) == 0:
             raise ValueError(f"{arg} must be a non-empty tensor (n, ...)")
     if x_source.shape[1:] != x_target.shape[1:]:
         raise ValueError(
@@ -127,7 +146,7 @@ def dann_loss(
     n_s, n_t = len(x_source), len(x_target)
     # one pass over both domains, so BatchNorm sees the mixed batch
     f = features(torch.cat([x_source, x_target]))
-    label = loss_fn(label_head(f[:n_s]), y_source)
+    label = check_scalar_loss("loss_fn", loss_fn(label_head(f[:n_s]), y_source))
     logits = domain_head(grad_reverse(f, lambda_))
     if logits.ndim == 2 and logits.shape[1] == 1:
         logits = logits[:, 0]
@@ -158,6 +177,34 @@ def dann_step(
     ``optimizer`` holds the parameters of all three modules. x_source:
     (n_s, ...), x_target: (n_t, ...).
     """
+    check_optimizer("optimizer", optimizer)
+    return _step(
+        features,
+        label_head,
+        domain_head,
+        optimizer,
+        x_source,
+        y_source,
+        x_target,
+        lambda_=lambda_,
+        loss_fn=loss_fn,
+        step=None,
+    )
+
+
+def _step(
+    features: nn.Module,
+    label_head: nn.Module,
+    domain_head: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x_source: Tensor,
+    y_source: Tensor,
+    x_target: Tensor,
+    *,
+    lambda_: float,
+    loss_fn: LossFn,
+    step: int | None,
+) -> dict[str, float]:
     losses = dann_loss(
         features,
         label_head,
@@ -169,10 +216,13 @@ def dann_step(
         loss_fn=loss_fn,
     )
     if not math.isfinite(losses.total.item()):
-        raise ValueError(
-            f"the DANN loss is {losses.total.item()}; lower the learning rate "
-            f"or lambda_={lambda_}"
-        )
+        # scan the batch only now, to name the cause
+        cause = _nonfinite_cause("DANN", x_source=x_source, x_target=x_target)
+        if "NaN" not in cause:
+            cause = f"DANN: lower the learning rate or lambda_={lambda_}"
+        if step is None:
+            raise ValueError(f"the DANN loss is {losses.total.item()}: {cause}")
+        check_finite_loss(losses.total, step, cause)
     optimizer.zero_grad(set_to_none=True)
     losses.total.backward()
     optimizer.step()
@@ -205,6 +255,12 @@ def train_dann(
     ``dann_step`` and the λ used.
     """
     modules = (features, label_head, domain_head)
+    for arg, m in zip(("features", "label_head", "domain_head"), modules, strict=True):
+        check_module(arg, m)
+    check_optimizer("optimizer", optimizer)
+    check_int("steps", steps, low=1, example=1000)
+    if not callable(lambda_):
+        _check_lambda(lambda_)
     for m in modules:
         m.train()
     device = _device(device, *modules)
@@ -219,7 +275,7 @@ def train_dann(
     ):
         x_t = target if isinstance(target, Tensor) else target[0]
         lam = lambda_(k / steps) if callable(lambda_) else lambda_
-        out = dann_step(
+        out = _step(
             *modules,
             optimizer,
             x_s.to(device),
@@ -227,23 +283,17 @@ def train_dann(
             x_t.to(device),
             lambda_=lam,
             loss_fn=loss_fn,
+            step=k,
         )
         history.append({**out, "lambda": lam})
     return history
 
 
-def _check_lambda(lambda_: object) -> None:
-    if isinstance(lambda_, bool) or not isinstance(lambda_, int | float):
-        raise TypeError(f"lambda_ must be a number, got {type(lambda_).__name__}")
-    if not (math.isfinite(lambda_) and lambda_ >= 0):
-        raise ValueError(
-            f"lambda_={lambda_} must be a finite number >= 0 (the gradient is "
-            "multiplied by -lambda_; 0 cuts the domain signal off)"
-        )
+def _check_lambda(lambda_: object) -> float:
+    """λ >= 0: the gradient is multiplied by -λ; 0 cuts the domain signal off."""
+    return check_real("lambda_", lambda_, low=0, example=1.0)
 
 
-def _check_progress(p: object) -> None:
-    if isinstance(p, bool) or not isinstance(p, int | float):
-        raise TypeError(f"p must be a number, got {type(p).__name__}")
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"p={p} is training progress and must lie in [0, 1]")
+def _check_progress(p: object) -> float:
+    """p, the training progress k / steps, in [0, 1]."""
+    return check_real("p", p, low=0, high=1, example=0.5)

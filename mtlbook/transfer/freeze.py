@@ -21,6 +21,8 @@ from typing import Literal
 
 from torch import nn
 
+from mtlbook._validate import check_int, check_module, check_nonempty
+
 BNPolicy = Literal["frozen", "train"]
 _BN_POLICIES = ("frozen", "train")
 
@@ -50,6 +52,7 @@ def _has_stats(module: nn.Module) -> bool:
 
 def is_stats_frozen(module: nn.Module) -> bool:
     """True if ``module`` is a norm layer whose running statistics are frozen."""
+    check_module("module", module)
     return any(h is _stay_in_eval for h in module._forward_pre_hooks.values())
 
 
@@ -62,7 +65,7 @@ def layers(model: nn.Module) -> list[list[str]]:
 
     Returns: one list of names per layer, e.g. ``[["0", "1"], ["3"]]``.
     """
-    _check_module(model)
+    check_module("model", model)
     out: list[list[str]] = []
     leading_norms: list[str] = []
     for name, module in model.named_modules():
@@ -196,7 +199,7 @@ def set_cut(model: nn.Module, depth: int, *, bn: BNPolicy = "frozen") -> None:
 
 def count_parameters(model: nn.Module) -> tuple[int, int]:
     """(trainable, total) number of scalar parameters in ``model``."""
-    _check_module(model)
+    check_module("model", model)
     params = list(model.parameters())
     trainable = sum(p.numel() for p in params if p.requires_grad)
     return trainable, sum(p.numel() for p in params)
@@ -209,7 +212,7 @@ def trainable_summary(model: nn.Module) -> str:
     mode: the next forward updates them), "eval", or "-" for modules without
     running statistics. The last line gives the trainable total.
     """
-    _check_module(model)
+    check_module("model", model)
     modules = dict(model.named_modules())
     rows = [("layer", "module", "type", "params", "trainable", "stats")]
     for index, names in enumerate(layers(model)):
@@ -270,7 +273,7 @@ def _select(
     below: bool,
 ) -> tuple[dict[str, nn.Parameter], list[nn.Module]]:
     """Parameters (by full name) and running-stat norm layers of a selection."""
-    _check_module(model)
+    check_module("model", model)
     arg = "depth" if below else "from_depth"
     if depth is not None and names is not None:
         raise ValueError(
@@ -301,14 +304,6 @@ def _select(
     return params, norms
 
 
-def _check_module(model: object) -> None:
-    if not isinstance(model, nn.Module):
-        raise TypeError(
-            f"model must be a torch.nn.Module, got {type(model).__name__}; "
-            "pass the network itself (or nn.Sequential(backbone, head))"
-        )
-
-
 def _check_bn(bn: object) -> None:
     if bn not in _BN_POLICIES:
         raise ValueError(
@@ -318,8 +313,7 @@ def _check_bn(bn: object) -> None:
 
 
 def _check_depth(arg: str, depth: object, all_layers: list[list[str]]) -> None:
-    if not isinstance(depth, int) or isinstance(depth, bool):
-        raise TypeError(f"{arg} must be an int, got {type(depth).__name__}")
+    depth = check_int(arg, depth)
     if not 0 <= depth <= len(all_layers):
         raise ValueError(
             f"{arg}={depth} but the model has {len(all_layers)} layers "
@@ -333,6 +327,7 @@ def _check_names(names: object, modules: dict[str, nn.Module]) -> list[str]:
             f"names must be a list of module names, got {names!r}; "
             "write names=['backbone'] rather than names='backbone'"
         )
+    check_nonempty("names", names, "module names (or names=None for the whole model)")
     for name in names:
         if name not in modules:
             close = difflib.get_close_matches(str(name), list(modules), n=3)

@@ -12,11 +12,12 @@ so ∇Ω = α (w − w⁰) on the transferred part S and β w on the head.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 
 import torch
 from torch import Tensor, nn
+
+from mtlbook._validate import check_module, check_real
 
 
 def l2sp_penalty(
@@ -33,6 +34,12 @@ def l2sp_penalty(
     """
     _check_weight("alpha", alpha)
     _check_weight("beta", beta)
+    for arg, value in (("transferred", transferred), ("start", start)):
+        if not isinstance(value, Mapping):
+            raise TypeError(
+                f"{arg} must be a dict name -> tensor, got {type(value).__name__}; "
+                f"e.g. {arg}=dict(model.named_parameters())"
+            )
     if set(transferred) != set(start):
         raise ValueError(
             "transferred and start must have the same names; missing from start: "
@@ -71,9 +78,9 @@ class L2SP:
     ) -> None:
         _check_weight("alpha", alpha)
         _check_weight("beta", beta)
-        for arg, module in (("backbone", backbone), ("head", head)):
-            if module is not None and not isinstance(module, nn.Module):
-                raise TypeError(f"{arg} must be an nn.Module, got {type(module)}")
+        check_module("backbone", backbone)
+        if head is not None:
+            check_module("head", head)
         self.alpha, self.beta = float(alpha), float(beta)
         self.backbone, self.head = backbone, head
         # detached copies: later in-place updates of the weights must not move w⁰
@@ -92,7 +99,4 @@ class L2SP:
 
 
 def _check_weight(arg: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{arg} must be a number, got {type(value).__name__}")
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{arg}={value} must be a finite number >= 0")
+    check_real(arg, value, low=0)

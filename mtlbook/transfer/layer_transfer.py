@@ -31,6 +31,19 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from mtlbook._validate import (
+    check_callable,
+    check_finite_loss,
+    check_int,
+    check_labels,
+    check_module,
+    check_nonempty,
+    check_numpy_rng,
+    check_real,
+    check_same_length,
+    check_tensor,
+    check_torch_generator,
+)
 from mtlbook.plot import PALETTE
 from mtlbook.transfer.freeze import BNPolicy, layers, set_cut
 
@@ -75,17 +88,18 @@ def split_classes(
     class is left out, so both halves have the same size (one factory builds
     both base networks). Returns (classes_a, classes_b), each sorted, (k,).
     """
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(
-            f"rng must be a numpy Generator, got {type(rng).__name__}; "
-            "use np.random.default_rng(seed)"
-        )
+    check_numpy_rng("rng", rng)
     array = labels.cpu().numpy() if isinstance(labels, Tensor) else labels
     array = np.asarray(array)
-    if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer):
+    if not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(
+            f"labels must hold integer class labels, got dtype {array.dtype}; "
+            "pass the class ids, e.g. labels.long()"
+        )
+    if array.ndim != 1:
         raise ValueError(
             f"labels must be a 1-D array of integer class labels, got shape "
-            f"{array.shape} and dtype {array.dtype}"
+            f"{array.shape}"
         )
     classes = np.unique(array)
     if len(classes) < 2:
@@ -102,8 +116,15 @@ def select_classes(
     x: Tensor, y: Tensor, classes: Sequence[int] | np.ndarray
 ) -> tuple[Tensor, Tensor]:
     """The examples of ``classes``. x: (n, ...), y: (n,) -> (m, ...), (m,)."""
-    _check_xy("x", "y", x, y)
-    keep = torch.isin(y, torch.as_tensor(np.asarray(classes), device=y.device))
+    _check_xy("x", "y", x, y, floating=False)
+    wanted = np.asarray(classes)
+    check_nonempty("classes", wanted, "class ids to keep")
+    keep = torch.isin(y, torch.as_tensor(wanted, device=y.device))
+    if len(y) and not keep.any():
+        raise ValueError(
+            f"classes={wanted.tolist()} selects no examples: y holds the classes "
+            f"{y.unique().tolist()[:20]}; pick classes that occur in y"
+        )
     return x[keep], y[keep]
 
 
@@ -114,11 +135,8 @@ def make_mlp(sizes: Sequence[int], generator: torch.Generator) -> nn.Sequential:
     built on the meta device and initialised with PyTorch's default rule from
     ``generator``, so the global random state is never used.
     """
-    if len(sizes) < 2 or any(not isinstance(s, int) or s < 1 for s in sizes):
-        raise ValueError(
-            f"sizes={list(sizes)!r} must be at least two positive ints, "
-            "(input, hidden..., output)"
-        )
+    sizes = _check_sizes(sizes)
+    check_torch_generator("generator", generator)
     modules: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         linear = nn.Linear(n_in, n_out, device="meta").to_empty(device="cpu")
@@ -151,19 +169,33 @@ def train_classifier(
     :func:`layer_transfer`; adapt it with ``functools.partial``.
     Returns: the loss of every step, length ``steps``.
     """
-    _check_xy("x", "y", x, y)
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps={steps!r} must be a positive int")
+    check_module("model", model)
+    _check_xy("x", "y", x, y, finite=True)
+    check_nonempty("x", x, "training examples")
+    _check_width("x", model, x)
+    steps = check_int("steps", steps, low=1, example=100)
+    check_torch_generator("generator", generator)
+    lr = check_real("lr", lr, low=0, example=0.1)
+    momentum = check_real("momentum", momentum, low=0, example=0.9)
+    weight_decay = check_real("weight_decay", weight_decay, low=0, example=0.0)
+    batch_size = check_int("batch_size", batch_size, low=1, example=64)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("model has no trainable parameters; lower the cut depth")
     opt = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     model.train()
     losses = []
-    for _ in range(steps):
+    for step in range(steps):
         index = torch.randint(len(x), (min(batch_size, len(x)),), generator=generator)
         index = index.to(x.device)
-        loss = nn.functional.cross_entropy(model(x[index]), y[index])
+        logits = model(x[index])
+        if step == 0:  # the model's class count is known once it has run
+            _check_logits("model", logits, len(index))
+            check_labels("y", y, logits.shape[1])
+        loss = nn.functional.cross_entropy(logits, y[index])
+        check_finite_loss(
+            loss, step, f"x is finite, so lr={lr} is likely too large; lower it"
+        )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -176,7 +208,11 @@ def accuracy(
     model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 1024
 ) -> float:
     """Top-1 accuracy of ``model`` in eval mode. x: (n, ...), y: (n,)."""
+    check_module("model", model)
     _check_xy("x", "y", x, y)
+    check_nonempty("x", x, "test examples")
+    _check_width("x", model, x)
+    batch_size = check_int("batch_size", batch_size, low=1, example=1024)
     was_training = model.training
     model.eval()
     try:
@@ -195,13 +231,15 @@ def copy_layers(source: nn.Module, target: nn.Module, depth: int) -> None:
     Both models must have the same layers (names and shapes); BatchNorm
     running statistics travel with their layer.
     """
+    check_module("source", source)
+    check_module("target", target)
     src_layers, dst_layers = layers(source), layers(target)
     if src_layers != dst_layers:
         raise ValueError(
             f"source and target have different layers ({src_layers} vs "
             f"{dst_layers}); build both with the same model factory"
         )
-    _check_cut(depth, len(src_layers), low=0, high=len(src_layers))
+    _check_cut("depth", depth, len(src_layers), low=0, high=len(src_layers))
     src_modules, dst_modules = (
         dict(source.named_modules()),
         dict(target.named_modules()),
@@ -245,8 +283,12 @@ def build_condition(
         raise ValueError(
             f"unknown condition {condition!r}; use one of {list(CONDITIONS)}"
         )
+    check_callable("factory", factory, "lambda g: make_mlp([64, 32, 5], g)")
+    check_torch_generator("generator", generator)
+    check_module("base_a", base_a)
+    check_module("base_b", base_b)
     model = factory(generator).to(_device_of(base_b))
-    _check_cut(n, len(layers(model)))
+    _check_cut("n", n, len(layers(model)))
     source = {"A": base_a, "B": base_b}.get(_SOURCE[condition] or "")
     if source is not None:
         copy_layers(source, model, n)
@@ -282,15 +324,21 @@ def layer_transfer(
     Returns: rows {"condition", "n", "seed", "accuracy"} (test accuracy on B),
     baseB once per seed at n = 0, each other condition once per (n, seed).
     """
+    check_callable("factory", factory, "lambda g: make_mlp([64, 32, 5], g)")
+    check_callable("train", train, "train_classifier")
     a = _task_data("data_a", data_a)
     b = _task_data("data_b", data_b)
     _check_halves(a, b)
     a, b = _relabel(a), _relabel(b)
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps={steps!r} must be a positive int")
+    steps = check_int("steps", steps, low=1, example=300)
     seeds = list(seeds)
+    for i, seed in enumerate(seeds):
+        check_int(f"seeds[{i}]", seed, low=0)
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds={seeds!r} must be a non-empty list of distinct ints")
+    check_nonempty("conditions", conditions, f"conditions {list(CONDITIONS)}")
+    if depths is not None:
+        check_nonempty("depths", depths, "cut depths (or depths=None for 1..L-1)")
     for condition in conditions:
         if condition not in CONDITIONS:
             raise ValueError(
@@ -307,7 +355,7 @@ def layer_transfer(
         )
     depths = list(range(1, n_layers)) if depths is None else list(depths)
     for n in depths:
-        _check_cut(n, n_layers)
+        _check_cut("n", n, n_layers)
 
     rows: list[Row] = []
     jobs = [(seed, n, c) for seed in seeds for n in depths for c in conditions]
@@ -363,6 +411,11 @@ def summarize(
     Groups ``rows`` by the keys ``by``, in order of first appearance.
     Returns: one row per group with the ``by`` keys, "mean", "std", "count".
     """
+    if isinstance(by, str) or not isinstance(by, Sequence):
+        raise TypeError(
+            f"by={by!r} must be a list of keys, e.g. by=('condition', 'n'); "
+            "for one key write by=('condition',)"
+        )
     groups: dict[tuple[object, ...], list[float]] = {}
     for row in rows:
         missing = [k for k in (*by, value) if k not in row]
@@ -407,6 +460,11 @@ def plot_layer_transfer(
     One small dot per seed, a line through the means of each condition, and
     baseB as a dashed horizontal reference.
     """
+    if not isinstance(ax, plt.Axes):
+        raise TypeError(
+            f"ax must be a matplotlib Axes, got {type(ax).__name__}; "
+            "e.g. fig, ax = plt.subplots()"
+        )
     rows = list(rows)
     summary = summarize(rows)
     conditions = [
@@ -468,28 +526,76 @@ def _device_of(model: nn.Module) -> torch.device:
 
 
 def _check_cut(
-    n: object, n_layers: int, *, low: int = 1, high: int | None = None
+    name: str, n: object, n_layers: int, *, low: int = 1, high: int | None = None
 ) -> None:
     high = n_layers - 1 if high is None else high
-    if not isinstance(n, int) or isinstance(n, bool):
-        raise TypeError(f"cut depth n must be an int, got {type(n).__name__}")
+    n = check_int(name, n)
     if not low <= n <= high:
         raise ValueError(
-            f"cut depth n={n} is beyond the model: it has {n_layers} layers, so "
-            f"use n in {low}..{high}"
+            f"cut depth {name}={n} is beyond the model: it has {n_layers} layers, "
+            f"so use {name} in {low}..{high}"
         )
 
 
-def _check_xy(xname: str, yname: str, x: object, y: object) -> None:
-    if not isinstance(x, Tensor) or not isinstance(y, Tensor):
-        raise TypeError(f"{xname} and {yname} must be tensors")
-    if y.ndim != 1 or x.ndim < 1 or len(x) != len(y):
+def _check_sizes(sizes: object) -> list[int]:
+    if isinstance(sizes, str) or not isinstance(sizes, Sequence):
+        raise TypeError(
+            f"sizes={sizes!r} must be a list of ints (input, hidden..., output), "
+            "e.g. sizes=[64, 128, 5]"
+        )
+    checked = [check_int(f"sizes[{i}]", s, low=1) for i, s in enumerate(sizes)]
+    if len(checked) < 2:
+        raise ValueError(
+            f"sizes={list(sizes)!r} must be at least two positive ints, "
+            "(input, hidden..., output)"
+        )
+    return checked
+
+
+def _check_xy(
+    xname: str,
+    yname: str,
+    x: object,
+    y: object,
+    *,
+    floating: bool = True,
+    finite: bool = False,
+) -> None:
+    """x: (n, ...) inputs (floating point unless told), y: (n,) integer labels."""
+    check_tensor(xname, x, floating=floating, finite=finite)
+    check_tensor(yname, y)
+    if y.dtype.is_floating_point or y.dtype == torch.bool:
+        raise TypeError(
+            f"{yname} must hold integer class labels, got {y.dtype}; use {yname}.long()"
+        )
+    if y.ndim != 1 or x.ndim < 1:
         raise ValueError(
             f"{xname}: (n, ...) and {yname}: (n,) must have the same n, got shapes "
             f"{tuple(x.shape)} and {tuple(y.shape)}"
         )
-    if y.dtype.is_floating_point or y.dtype == torch.bool:
-        raise ValueError(f"{yname} must hold integer class labels, got {y.dtype}")
+    check_same_length((xname, yname), x, y)
+
+
+def _check_width(name: str, model: nn.Module, x: Tensor) -> None:
+    """x: (n, features) must match the first layer when that layer is Linear."""
+    first = next(
+        (m for m in model.modules() if any(True for _ in m.parameters(False))), None
+    )
+    if isinstance(first, nn.Linear) and x.ndim == 2 and x.shape[1] != first.in_features:
+        raise ValueError(
+            f"{name} has {x.shape[1]} features per example but the model's first "
+            f"layer takes {first.in_features}; pass x of shape (n, "
+            f"{first.in_features}) or build the model for {x.shape[1]} inputs"
+        )
+
+
+def _check_logits(name: str, logits: object, n: int) -> None:
+    if not isinstance(logits, Tensor) or logits.ndim != 2 or len(logits) != n:
+        shape = tuple(logits.shape) if isinstance(logits, Tensor) else None
+        raise ValueError(
+            f"{name} must return class scores of shape (batch, classes) = ({n}, c), "
+            f"got {shape or type(logits).__name__}"
+        )
 
 
 def _task_data(arg: str, data: object) -> TaskData:
@@ -501,14 +607,12 @@ def _task_data(arg: str, data: object) -> TaskData:
     task = TaskData(*data)
     for split in ("train", "test"):
         x, y = getattr(task, f"x_{split}"), getattr(task, f"y_{split}")
-        _check_xy(f"{arg}.x_{split}", f"{arg}.y_{split}", x, y)
+        _check_xy(f"{arg}.x_{split}", f"{arg}.y_{split}", x, y, finite=True)
         if len(y) == 0:
             raise ValueError(
                 f"{arg} has an empty {split} split; give every half train and "
                 "test examples (check select_classes against the labels)"
             )
-        if x.is_floating_point() and not torch.isfinite(x).all():
-            raise ValueError(f"{arg}.x_{split} has NaN or inf values")
     return task
 
 

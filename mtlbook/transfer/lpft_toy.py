@@ -13,12 +13,11 @@ belongs, so fine-tuning barely moves either.
 
 from __future__ import annotations
 
-import math
-import numbers
 from typing import Literal, TypedDict
 
 import numpy as np
 
+from mtlbook._validate import check_array, check_int, check_numpy_rng, check_real
 from mtlbook.data.transfer_toys import LinearToy, sample_linear_toy
 
 Method = Literal["lp", "ft", "lpft"]
@@ -59,9 +58,9 @@ def run_lpft_toy(
     _check_positive_int("n_train", n_train)
     _check_positive_int("n_test", n_test)
     _check_positive_int("steps", steps)
-    for name, value in (("lr", lr), ("head_std", head_std)):
-        if not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
-            raise ValueError(f"{name}={value!r} must be a finite number >= 0")
+    check_real("lr", lr, low=0, example=0.01)
+    check_real("head_std", head_std, low=0, example=0.0)
+    check_numpy_rng("rng", rng)
     x, y = sample_linear_toy(toy, n_train, ood=False, rng=rng)
     B = toy.B0.copy()
     if method == "ft":
@@ -82,6 +81,7 @@ def run_lpft_toy(
 
 def probe_head(B: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Least-squares head on frozen features. B: (k, d), x: (n, d), y: (n,) -> (k,)."""
+    B, x, y = _check_linear(B, None, x, y)
     return np.linalg.lstsq(x @ B.T, y, rcond=None)[0]
 
 
@@ -89,6 +89,9 @@ def gradient_descent(
     B: np.ndarray, v: np.ndarray, x: np.ndarray, y: np.ndarray, *, steps: int, lr: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Full-batch GD on mean (vᵀBx - y)² / 2. B: (k, d), v: (k,), x: (n, d), y: (n,)."""
+    B, v, x, y = _check_linear(B, v, x, y)
+    steps = check_int("steps", steps, low=0, example=100)
+    check_real("lr", lr, low=0, example=0.01)
     B, v = B.copy(), v.copy()
     for _ in range(steps):
         residual = x @ B.T @ v - y  # (n,)
@@ -103,9 +106,31 @@ def gradient_descent(
 
 def relative_error(B: np.ndarray, v: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
     """MSE of vᵀBx over mean y². B: (k, d), v: (k,), x: (n, d), y: (n,)."""
+    B, v, x, y = _check_linear(B, v, x, y)
     return float(np.mean((x @ B.T @ v - y) ** 2) / np.mean(y**2))
 
 
 def _check_positive_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name}={value!r} must be a positive int")
+    check_int(name, value, low=1)
+
+
+def _check_linear(
+    B: object, v: object | None, x: object, y: object
+) -> tuple[np.ndarray, ...]:
+    """B: (k, d), v: (k,) unless None, x: (n, d), y: (n,), all finite numbers."""
+    B = check_array("B", B, ndim=2)
+    x = check_array("x", x, ndim=2)
+    y = check_array("y", y, ndim=1)
+    if x.shape[1] != B.shape[1]:
+        raise ValueError(
+            f"x has {x.shape[1]} features but B has {B.shape[1]} columns; "
+            "x: (n, d) and B: (k, d) share d"
+        )
+    if len(y) != len(x):
+        raise ValueError(f"y has {len(y)} entries but x has {len(x)} rows")
+    if v is None:
+        return B, x, y
+    v = check_array("v", v, ndim=1)
+    if len(v) != len(B):
+        raise ValueError(f"v has {len(v)} entries but B has {len(B)} rows")
+    return B, v, x, y

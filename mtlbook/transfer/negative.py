@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from mtlbook._validate import check_callable, check_int
 from mtlbook.transfer.layer_transfer import Row
 
 #: transfer_error(relatedness, target_size, seed) -> error on the target test set.
@@ -80,9 +81,10 @@ def negative_transfer_grid(
     ):
         if not values:
             raise ValueError(f"{name} is empty; give at least one value")
-    for size in target_sizes:
-        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-            raise ValueError(f"target_sizes must hold positive ints, got {size!r}")
+    for i, size in enumerate(target_sizes):
+        check_int(f"target_sizes[{i}]", size, low=1)
+    check_callable("transfer_error", transfer_error, "lambda r, size, seed: 0.1")
+    check_callable("target_only_error", target_only_error, "lambda size, seed: 0.1")
     _finite("relatedness", relatedness)
     baseline: dict[tuple[int, int], float] = {}
     rows: list[Row] = []

@@ -18,13 +18,13 @@ they are unfrozen); ``check_param_groups`` asserts it.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
+from mtlbook._validate import check_int, check_module, check_real
 from mtlbook.transfer.freeze import BNPolicy, layers, set_cut
 
 ParamGroup = dict[str, Any]
@@ -37,8 +37,7 @@ def head_lr_groups(
     _check_rate("lr", lr)
     _check_rate("head_mult", head_mult)
     for arg, module in (("backbone", backbone), ("head", head)):
-        if not isinstance(module, nn.Module):
-            raise TypeError(f"{arg} must be an nn.Module, got {type(module).__name__}")
+        check_module(arg, module)
         if not any(True for _ in module.parameters()):
             raise ValueError(f"{arg} has no parameters; there is nothing to train")
     groups = [
@@ -59,6 +58,7 @@ def discriminative_lr_groups(
     """
     _check_rate("lr", lr)
     _check_rate("decay", decay)
+    check_module("model", model)
     modules = dict(model.named_modules())
     all_layers = layers(model)
     seen: set[int] = set()  # a parameter shared by two layers joins the lower one
@@ -82,13 +82,22 @@ def check_param_groups(model: nn.Module, groups: Sequence[Mapping[str, Any]]) ->
 
     Also rejects groups holding tensors that are not parameters of ``model``.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    check_module("model", model)
+    if isinstance(groups, Mapping | str) or not isinstance(groups, Sequence):
+        raise TypeError(
+            f"groups must be a list of dicts, got {type(groups).__name__}; "
+            "wrap a single group in a list: [{'params': model.parameters()}]"
+        )
     names = {id(p): n for n, p in model.named_parameters()}
     count = dict.fromkeys(names, 0)
     foreign = 0
     for i, group in enumerate(groups):
-        if not isinstance(group, Mapping) or "params" not in group:
+        if not isinstance(group, Mapping):
+            raise TypeError(
+                f"groups[{i}] must be a dict with a 'params' list, got "
+                f"{type(group).__name__}"
+            )
+        if "params" not in group:
             raise ValueError(
                 f"groups[{i}] must be a dict with a 'params' list, got {group!r}"
             )
@@ -116,11 +125,9 @@ def gradual_unfreezing_cut(epoch: int, n_layers: int, *, every: int = 1) -> int:
     Epoch 0 trains only the top layer; every ``every`` epochs one more layer
     below joins (Howard & Ruder 2018, §3.3).
     """
-    for arg, value, low in (("epoch", epoch, 0), ("n_layers", n_layers, 1)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise ValueError(f"{arg}={value!r} must be an int >= {low}")
-    if not isinstance(every, int) or isinstance(every, bool) or every < 1:
-        raise ValueError(f"every={every!r} must be a positive int, e.g. every=1")
+    epoch = check_int("epoch", epoch, low=0)
+    n_layers = check_int("n_layers", n_layers, low=1)
+    every = check_int("every", every, low=1, example=1)
     return max(n_layers - 1 - epoch // every, 0)
 
 
@@ -138,7 +145,4 @@ def gradual_unfreeze(
 
 
 def _check_rate(arg: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{arg} must be a number, got {type(value).__name__}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{arg}={value} must be a positive finite number")
+    check_real(arg, value, low=0, low_open=True)

@@ -18,7 +18,6 @@ and returns the training loss of every step.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
@@ -26,6 +25,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
+
+from mtlbook._validate import (
+    check_callable,
+    check_finite_loss,
+    check_int,
+    check_module,
+    check_optimizer,
+    check_scalar_loss,
+    check_tensor,
+)
 
 Batch = tuple[Tensor, Tensor]
 LossFn = Callable[[Tensor, Tensor], Tensor]
@@ -38,7 +47,12 @@ def cycle_batches(batches: Iterable[T], steps: int) -> Iterator[T]:
     ``batches`` may be a list, a DataLoader or an infinite generator; a
     one-shot iterator that runs dry before ``steps`` raises ValueError.
     """
-    _check_steps("steps", steps)
+    if not isinstance(batches, Iterable):
+        raise TypeError(
+            f"batches must be an iterable of batches (a list or a DataLoader), "
+            f"got {type(batches).__name__}"
+        )
+    check_int("steps", steps, low=1)
     return _cycle(batches, steps)
 
 
@@ -67,10 +81,11 @@ def extract_features(
 
     x: (n, ...) on the backbone's device. Returns (n, features...).
     """
-    _check_module("backbone", backbone)
-    if not isinstance(x, Tensor) or x.ndim < 1:
+    check_module("backbone", backbone)
+    check_tensor("x", x, floating=True)
+    if x.ndim < 1:
         raise ValueError("x must be a tensor with a batch dimension: (n, ...)")
-    _check_steps("batch_size", batch_size)
+    check_int("batch_size", batch_size, low=1, example=256)
     saved = _save_modes(backbone)
     backbone.eval()
     try:
@@ -98,8 +113,7 @@ def linear_probe(
 
     Returns: the loss of every step, length ``steps``.
     """
-    _check_module("backbone", backbone)
-    _check_module("head", head)
+    _check_trainer(backbone, head, optimizer, steps, loss_fn)
     held = _optimizer_params(optimizer)
     head_ids = {id(p) for p in head.parameters()}
     if held & ({id(p) for p in backbone.parameters()} - head_ids):
@@ -122,7 +136,7 @@ def linear_probe(
             with torch.no_grad():
                 features = backbone(x)
             loss = loss_fn(head(features), y)
-            _update(optimizer, loss, step, "probe")
+            _update(optimizer, loss, step, "probe", x)
             losses.append(loss.item())
     finally:
         _restore_modes(saved)
@@ -151,9 +165,8 @@ def fine_tune(
 
     Returns: the task loss (without penalty) of every step, length ``steps``.
     """
-    _check_module("backbone", backbone)
-    _check_module("head", head)
-    _optimizer_params(optimizer)
+    _check_trainer(backbone, head, optimizer, steps, loss_fn)
+    _check_extras(scheduler, penalty)
     device = _device(device, backbone, head)
     saved = _save_modes(backbone, head)
     backbone.train()
@@ -162,8 +175,9 @@ def fine_tune(
     try:
         for step, (x, y) in _batches(batches, steps, device, progress, "fine-tune"):
             loss = loss_fn(head(backbone(x)), y)
+            check_scalar_loss("loss_fn", loss)
             total = loss + penalty() if penalty is not None else loss
-            _update(optimizer, total, step, "fine-tune")
+            _update(optimizer, total, step, "fine-tune", x)
             if scheduler is not None:
                 scheduler.step()
             losses.append(loss.item())
@@ -193,6 +207,10 @@ def lp_ft(
 
     Returns: {"probe": losses of the probe stage, "fine_tune": losses after}.
     """
+    # check both stages now: a mistake in the second must not surface after the first
+    _check_trainer(backbone, head, probe_optimizer, probe_steps, loss_fn, "probe_")
+    _check_trainer(backbone, head, ft_optimizer, ft_steps, loss_fn, "ft_")
+    _check_extras(scheduler, penalty)
     common = {"loss_fn": loss_fn, "device": device, "progress": progress}
     probe = linear_probe(
         backbone, head, batches, probe_optimizer, steps=probe_steps, **common
@@ -236,24 +254,55 @@ def _batches(
 
 
 def _update(
-    optimizer: torch.optim.Optimizer, loss: Tensor, step: int, stage: str
+    optimizer: torch.optim.Optimizer, loss: Tensor, step: int, stage: str, x: Tensor
 ) -> None:
-    if not math.isfinite(loss.item()):
-        raise ValueError(
-            f"{stage}: the loss is {loss.item()} at step {step}; lower the "
-            "learning rate or check the data for NaN/inf"
-        )
+    check_scalar_loss("loss_fn", loss)
+    check_finite_loss(loss, step, _nonfinite_cause(stage, x=x))
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
 
 
-def _optimizer_params(optimizer: object) -> set[int]:
-    if not isinstance(optimizer, torch.optim.Optimizer):
+def _nonfinite_cause(stage: str, **inputs: Tensor) -> str:
+    """Why a loss is NaN or inf: scans the batch, only once the loss has failed."""
+    for name, x in inputs.items():
+        if x.is_floating_point() and not torch.isfinite(x).all():
+            return f"{stage}: the batch's {name} holds NaN or inf; check the data"
+    return (
+        f"{stage}: the batch is finite, so the learning rate is likely too large; "
+        "lower the learning rate"
+    )
+
+
+def _check_trainer(
+    backbone: object,
+    head: object,
+    optimizer: object,
+    steps: object,
+    loss_fn: object,
+    prefix: str = "",
+) -> None:
+    check_module("backbone", backbone)
+    check_module("head", head)
+    check_optimizer(f"{prefix}optimizer", optimizer)
+    check_int(f"{prefix}steps", steps, low=1, example=100)
+    check_callable("loss_fn", loss_fn, "F.cross_entropy")
+
+
+def _check_extras(scheduler: object, penalty: object) -> None:
+    if scheduler is not None and not isinstance(
+        scheduler, torch.optim.lr_scheduler.LRScheduler
+    ):
         raise TypeError(
-            f"optimizer must be a torch.optim.Optimizer, got "
-            f"{type(optimizer).__name__}; e.g. torch.optim.SGD(params, lr=0.01)"
+            f"scheduler must be a torch.optim.lr_scheduler.LRScheduler or None, got "
+            f"{type(scheduler).__name__}"
         )
+    if penalty is not None:
+        check_callable("penalty", penalty, "L2SP(backbone, head, alpha=0.1, beta=0)")
+
+
+def _optimizer_params(optimizer: object) -> set[int]:
+    check_optimizer("optimizer", optimizer)
     return {id(p) for group in optimizer.param_groups for p in group["params"]}
 
 
@@ -274,13 +323,3 @@ def _save_modes(*modules: nn.Module) -> list[tuple[nn.Module, bool]]:
 def _restore_modes(saved: list[tuple[nn.Module, bool]]) -> None:
     for module, training in saved:
         module.training = training
-
-
-def _check_module(arg: str, module: object) -> None:
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"{arg} must be an nn.Module, got {type(module).__name__}")
-
-
-def _check_steps(arg: str, value: object) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{arg}={value!r} must be a positive int")

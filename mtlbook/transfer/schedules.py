@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from numbers import Integral
+
+from mtlbook._validate import check_int, check_real
 
 
 def slanted_triangular(
@@ -54,9 +55,10 @@ def slanted_triangular_lambda(
 
 
 def _stlr_factor(t: int, total: int, cut_frac: float, ratio: float) -> float:
-    for arg, value in (("t", t), ("total_steps", total)):
-        if not isinstance(value, Integral) or isinstance(value, bool):
-            raise TypeError(f"{arg} must be an int, got {type(value).__name__}")
+    t = check_int("t", t)
+    total = check_int("total_steps", total)
+    check_real("cut_frac", cut_frac, example=0.1)
+    check_real("ratio", ratio, example=32)
     if not 0.0 < cut_frac < 1.0:
         raise ValueError(f"cut_frac={cut_frac} must lie in (0, 1), e.g. 0.1")
     if not (math.isfinite(ratio) and ratio >= 1.0):
@@ -81,7 +83,4 @@ def _stlr_factor(t: int, total: int, cut_frac: float, ratio: float) -> float:
 
 
 def _check_positive(arg: str, value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{arg} must be a number, got {type(value).__name__}")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{arg}={value} must be a positive finite number")
+    check_real(arg, value, low=0, low_open=True)
