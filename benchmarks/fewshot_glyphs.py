@@ -577,7 +577,7 @@ def write(
             "dataset": "Omniglot",
             "5way1shot": {"MAML": 0.987, "ProtoNets": 0.988, "Reptile": 0.954},
             "5way5shot": {"MAML": 0.999, "ProtoNets": 0.997, "Reptile": 0.989},
-            "source": "shared PROTOCOLS.md (Finn et al. 2017; Snell et al. 2017; "
+            "source": "the book's Protocols page (Finn et al. 2017; Snell et al. 2017; "
             "Nichol et al. 2018)",
         },
         "claims": claims,

@@ -6,7 +6,7 @@ it. Run from the repository root::
     .venv/bin/python benchmarks/gradnorm_tasks.py                  # full run
     .venv/bin/python benchmarks/gradnorm_tasks.py --smoke --out gradnorm_smoke.json
 
-Protocol (``PROTOCOLS.md``, "GradNorm regression"; Chen et al. 2018 §4): T = 2
+Protocol (the book's Protocols page, "GradNorm regression"; Chen et al. 2018 §4): T = 2
 tasks f_i(x) = σ_i tanh((B + ε_i)x) with σ = (1, 100) from
 :func:`mtlbook.data.mtl_toys.gradnorm_tasks`; a hard-sharing trunk of 4 ReLU
 layers of 100 units and one affine head per task; mean-squared error per task.

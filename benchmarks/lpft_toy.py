@@ -6,7 +6,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/lpft_toy.py                       # full protocol
     .venv/bin/python benchmarks/lpft_toy.py --smoke --out lpft_toy_smoke.json
 
-Protocol (PROTOCOLS.md): x in R^50, B* (5, 50) with orthonormal rows,
+Protocol (the book's Protocols page): x in R^50, B* (5, 50) with orthonormal rows,
 y = v*ᵀB*x, B0 = B* + 0.02·N(0, 1), ID inputs in a random 10-d subspace, OOD
 inputs isotropic. Per seed one toy and n_train = 100 noise-free ID examples;
 LP is the least-squares head on B0 x; FT and LP-FT are full-batch gradient

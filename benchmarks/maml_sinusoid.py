@@ -6,7 +6,7 @@ renders it. Run from the repository root::
     .venv/bin/python benchmarks/maml_sinusoid.py                 # full: 70,000
     .venv/bin/python benchmarks/maml_sinusoid.py --iterations 500 --out smoke.json
 
-Protocol (``PROTOCOLS.md``): y = A·sin(x − φ), A ~ U[0.1, 5], φ ~ U[0, π],
+Protocol (the book's Protocols page): y = A·sin(x − φ), A ~ U[0.1, 5], φ ~ U[0, π],
 x ~ U[−5, 5]; a 1-40-40-1 ReLU MLP, MSE; meta-training on K = 10 support + 10
 query points per task, one inner SGD step at α = 0.01 (the paper's value; the
 official code's default is 1e-3), Adam at 1e-3, 25 tasks per meta-batch.

@@ -6,7 +6,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/mtl_cost.py                  # full run
     .venv/bin/python benchmarks/mtl_cost.py --smoke --out mtl_cost_smoke.json
 
-Protocol (issue 4, PROTOCOLS.md "Cost per step"): one MLP trunk (input 64, three
+Protocol (the book's Protocols page, "Cost per step"): one MLP trunk (input 64, three
 ReLU layers of 256 units, shared by all tasks), one linear head per task, batch
 128 of synthetic regression data, MSE per task, SGD. K = 2, 10, 40 tasks. Every
 method trains its own model through ``train_multitask``. A step's time is the

@@ -7,7 +7,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/mtl_toy.py --steps 300 --scaled-steps 300 \
         --pcgrad-steps 300 --out mtl_toy_probe.json           # timing probe
 
-Protocol (``PROTOCOLS.md``; CAGrad §5.1, Nash-MTL App. B, FAMO App. D, PCGrad
+Protocol (the book's Protocols page; CAGrad §5.1, Nash-MTL App. B, FAMO App. D, PCGrad
 App. D): θ is optimised by Adam at lr 1e-3 along the update direction each method
 builds from the two task losses of :func:`two_objective_losses`. Unscaled toy
 (s = 1): 5 starts, 100k steps, equal weighting (autograd of the mean loss),

@@ -96,3 +96,40 @@ def test_no_lax_markers_or_absolute_paths(path: Path) -> None:
     assert home not in text and str(ROOT) not in text, (
         f"{path.name}: contains an absolute path of this machine"
     )
+
+
+def _markdown(path: Path) -> str:
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return "\n".join(source(c) for c in cells if c["cell_type"] == "markdown")
+
+
+def _glued(path: Path) -> dict[str, str]:
+    """name -> the text/plain MyST-NB renders for each glued value."""
+    values = {}
+    for cell in code_cells(path):
+        for out in cell["outputs"]:
+            name = out.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name:
+                prefix = out["metadata"]["scrapbook"]["mime_prefix"]
+                values[name] = out["data"].get(f"{prefix}text/plain", "")
+    return values
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_glued_number_is_stored_and_formattable(path: Path) -> None:
+    """A {glue:text} role needs its value stored, as a plain Python literal.
+
+    MyST-NB formats glued values from their stored text/plain with
+    ast.literal_eval; a numpy scalar's repr (np.float64(...)) fails there, so
+    glue float(x) or int(x).
+    """
+    import ast
+    import re
+
+    glued = _glued(path)
+    for name in re.findall(r"\{glue:text\}`([\w-]+)", _markdown(path)):
+        assert name in glued, f"{path.name}: {{glue:text}}`{name}` has no stored value"
+        try:
+            ast.literal_eval(glued[name])
+        except (ValueError, SyntaxError):
+            pytest.fail(f"{path.name}: glued {name} = {glued[name]!r}; glue float()")

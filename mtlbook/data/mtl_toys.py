@@ -1,4 +1,4 @@
-"""Toy multi-task problems with known answers (formulas from PROTOCOLS.md).
+"""Toy multi-task problems with known answers (formulas from the book's Protocols page).
 
 - :func:`two_objective_losses`: the two-objective toy of CAGrad, Nash-MTL and
   FAMO (scale ``s=1`` unscaled, ``s=0.1`` scaled), with the published starts

@@ -1,4 +1,4 @@
-"""Small transfer problems with known answers (settings from PROTOCOLS.md).
+"""Small transfer problems with known answers (settings from the book's Protocols page).
 
 - :func:`rotated_moons`: the two-moons problem of Ganin et al. (2016, §5.1.1);
   the target domain is a new sample rotated about the centre of the moons;
