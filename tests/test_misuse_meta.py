@@ -35,6 +35,7 @@ from mtlbook.meta import (
     mean_ci,
     meta_backward,
     meta_loss,
+    meta_train,
     metasgd_loss,
     metasgd_rates,
     protomaml_loss,
@@ -73,6 +74,26 @@ def maml(**kw):
     m = net()
     options = {**MSE, "inner_lr": 0.1, **kw}
     return maml_loss(m, weights(m), options.pop("task", task()), **options)
+
+
+def run_meta_train(**kw):
+    m = net()
+    p = weights(m)
+    options = {
+        "steps": 1,
+        "optimizer": torch.optim.Adam(p.values()),
+        "generator": torch.Generator().manual_seed(0),
+        **MSE,
+        "inner_lr": 0.1,
+        **kw,
+    }
+    return meta_train(
+        options.pop("task_loss", maml_loss),
+        m,
+        p,
+        options.pop("tasks", Sinusoid()),
+        **options,
+    )
 
 
 def run_adapt(**kw):
@@ -586,6 +607,64 @@ CASES = [
         lambda: score_tasks(cnp_loss, net(), weights(net()), task()),
         TypeError,
         "tasks",
+    ),
+    Bad("meta_train_steps_zero", lambda: run_meta_train(steps=0), ValueError, "steps"),
+    Bad(
+        "meta_train_steps_float", lambda: run_meta_train(steps=2.0), TypeError, "steps"
+    ),
+    Bad(
+        "meta_train_no_generator",
+        lambda: run_meta_train(generator=None),
+        TypeError,
+        "generator",
+    ),
+    Bad(
+        "meta_train_numpy_generator",
+        lambda: run_meta_train(generator=np.random.default_rng(0)),
+        TypeError,
+        "generator",
+    ),
+    Bad(
+        "meta_train_optimizer_list",
+        lambda: run_meta_train(optimizer=[]),
+        TypeError,
+        "optimizer",
+    ),
+    Bad(
+        "meta_train_meta_batch_zero",
+        lambda: run_meta_train(meta_batch=0),
+        ValueError,
+        "meta_batch",
+    ),
+    Bad(
+        "meta_train_tasks_batch",
+        lambda: run_meta_train(tasks=batch()),
+        TypeError,
+        "tasks",
+    ),
+    Bad(
+        "meta_train_loss_str",
+        lambda: run_meta_train(task_loss="maml"),
+        TypeError,
+        "task_loss",
+    ),
+    Bad(
+        "meta_train_extra_dict",
+        lambda: run_meta_train(extra={"w": torch.zeros(1, requires_grad=True)}),
+        TypeError,
+        "extra",
+    ),
+    Bad(
+        "meta_train_extra_not_held",
+        lambda: run_meta_train(extra=({"w": torch.zeros(1, requires_grad=True)},)),
+        ValueError,
+        "optimizer",
+    ),
+    Bad(
+        "meta_train_progress_str",
+        lambda: run_meta_train(progress="yes"),
+        TypeError,
+        "progress",
     ),
 ]
 

@@ -9,6 +9,7 @@
   ANIL), :mod:`~mtlbook.meta.metasgd`, :mod:`~mtlbook.meta.reptile`,
   :mod:`~mtlbook.meta.protonets` (ProtoNets, ProtoMAML), :mod:`~mtlbook.meta.cnp`
   (a conditional neural process);
+- :mod:`~mtlbook.meta.train`: ``meta_train``, the outer loop for any task loss;
 - :mod:`~mtlbook.meta.evaluate`: adaptation curves and 95% confidence intervals.
 """
 
@@ -48,6 +49,7 @@ from mtlbook.meta.tasks import (
     TaskDistribution,
     stack_tasks,
 )
+from mtlbook.meta.train import meta_train
 
 __all__ = [
     "GLYPH_SPLITS",
@@ -75,6 +77,7 @@ __all__ = [
     "mean_ci",
     "meta_backward",
     "meta_loss",
+    "meta_train",
     "metasgd_loss",
     "metasgd_rates",
     "protomaml_loss",

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from mtlbook._progress import advance, progress_bar
 from mtlbook._validate import (
     check_bool,
     check_finite_loss,
@@ -314,6 +315,7 @@ def train_multitask(
     regularizer: Callable[[nn.Module], Tensor] | None = None,
     diag_every: int | None = None,
     device: torch.device | str | None = None,
+    progress: bool = False,
 ) -> History:
     """Train ``model`` on K tasks for ``steps`` steps and return its :class:`History`.
 
@@ -327,6 +329,7 @@ def train_multitask(
     λ·l2_coupling(model.towers)). FAMO's ``after_step`` gets the losses on the same
     batch after each step. Every ``diag_every`` steps (None: never) the task
     gradients of the shared parameters are measured for cosines and conflicts.
+    ``progress=True`` shows a bar on stderr with the mean task loss of each step.
     """
     check_module("model", model)
     _check_batches(batches)
@@ -364,6 +367,7 @@ def train_multitask(
             f"the scalarizer is for n_tasks={scalarizer.n_tasks}, got {K} loss_fns"
         )
     check_int("steps", steps, low=1)
+    check_bool("progress", progress)
     if diag_every is not None:
         check_int("diag_every", diag_every, low=1)
     _check_optimizer(optimizer, model, scalarizer)
@@ -387,7 +391,7 @@ def train_multitask(
     losses_log, weights_log, passes_log = [], [], []
     diag_steps, cosines, conflicts = [], [], []
     epoch_sum, epoch_count = torch.zeros(K, dtype=torch.float64), 0
-
+    bar = progress_bar(progress, steps, "train_multitask")
     for step in range(steps):
         batch, new_epoch = source.next()
         x, targets = _unpack(batch)
@@ -457,6 +461,8 @@ def train_multitask(
         losses_log.append(detached.numpy())
         weights_log.append(weights.detach().to("cpu", torch.float64).numpy())
         passes_log.append(passes)
+        advance(bar, loss=detached.mean())
+    bar.close()
 
     return History(
         task_losses=np.stack(losses_log),
@@ -493,6 +499,7 @@ def train_single_task(
     steps: int,
     optimizer: torch.optim.Optimizer,
     device: torch.device | str | None = None,
+    progress: bool = False,
 ) -> History:
     """Single-task baseline for Δm: train a one-head ``model`` on task ``task``.
 
@@ -519,6 +526,7 @@ def train_single_task(
         optimizer=optimizer,
         scalarizer=EqualWeights(1),
         device=device,
+        progress=progress,
     )
 
 

@@ -25,9 +25,10 @@ from typing import Any, NamedTuple
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from tqdm import tqdm
 
+from mtlbook._progress import advance, progress_bar
 from mtlbook._validate import (
+    check_bool,
     check_callable,
     check_finite_loss,
     check_int,
@@ -252,7 +253,8 @@ def train_dann(
     source_batches yields (x, y); target_batches yields x, or tuples whose
     first item is x (as a DataLoader over ``TensorDataset(x)`` does). Leaves
     the three modules in train mode. Returns per step the losses of
-    ``dann_step`` and the λ used.
+    ``dann_step`` and the λ used. ``progress=True`` shows a bar on stderr with
+    the total and the domain loss of each step.
     """
     modules = (features, label_head, domain_head)
     for arg, m in zip(("features", "label_head", "domain_head"), modules, strict=True):
@@ -261,6 +263,7 @@ def train_dann(
     check_int("steps", steps, low=1, example=1000)
     if not callable(lambda_):
         _check_lambda(lambda_)
+    check_bool("progress", progress)
     for m in modules:
         m.train()
     device = _device(device, *modules)
@@ -270,9 +273,8 @@ def train_dann(
         strict=True,
     )
     history = []
-    for k, ((x_s, y_s), target) in enumerate(
-        tqdm(pairs, total=steps, disable=not progress)
-    ):
+    bar = progress_bar(progress, steps, "train_dann")
+    for k, ((x_s, y_s), target) in enumerate(pairs):
         x_t = target if isinstance(target, Tensor) else target[0]
         lam = lambda_(k / steps) if callable(lambda_) else lambda_
         out = _step(
@@ -286,6 +288,8 @@ def train_dann(
             step=k,
         )
         history.append({**out, "lambda": lam})
+        advance(bar, loss=out["total"], domain=out["domain"])
+    bar.close()
     return history
 
 

@@ -29,9 +29,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from torch import Tensor, nn
-from tqdm import tqdm
 
+from mtlbook._progress import advance, progress_bar
 from mtlbook._validate import (
+    check_bool,
     check_callable,
     check_finite_loss,
     check_int,
@@ -161,12 +162,14 @@ def train_classifier(
     momentum: float = 0.9,
     batch_size: int = 64,
     weight_decay: float = 0.0,
+    progress: bool = False,
 ) -> list[float]:
     """Minibatch SGD on cross-entropy over the trainable parameters of ``model``.
 
     x: (n, ...) and y: (n,) on the model's device; batches are drawn with
     replacement from ``generator`` (a CPU generator). The default trainer of
     :func:`layer_transfer`; adapt it with ``functools.partial``.
+    ``progress=True`` shows a bar on stderr with the loss of each step.
     Returns: the loss of every step, length ``steps``.
     """
     check_module("model", model)
@@ -179,12 +182,14 @@ def train_classifier(
     momentum = check_real("momentum", momentum, low=0, example=0.9)
     weight_decay = check_real("weight_decay", weight_decay, low=0, example=0.0)
     batch_size = check_int("batch_size", batch_size, low=1, example=64)
+    check_bool("progress", progress)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("model has no trainable parameters; lower the cut depth")
     opt = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     model.train()
     losses = []
+    bar = progress_bar(progress, steps, "train_classifier")
     for step in range(steps):
         index = torch.randint(len(x), (min(batch_size, len(x)),), generator=generator)
         index = index.to(x.device)
@@ -200,6 +205,8 @@ def train_classifier(
         loss.backward()
         opt.step()
         losses.append(loss.item())
+        advance(bar, loss=losses[-1])
+    bar.close()
     return losses
 
 
@@ -319,13 +326,17 @@ def layer_transfer(
     equal size); labels are mapped to 0..k-1 within each half. Each network
     gets ``train(model, x, y, steps=steps, generator=g)``. ``depths`` defaults
     to 1..L-1. ``inspect(row, model)``, if given, sees every trained network
-    (baseA's row has n = 0 and its accuracy on A).
+    (baseA's row has n = 0 and its accuracy on A). ``progress=True`` shows a
+    bar on stderr over the networks, with the last one's test accuracy and,
+    when ``train`` returns the losses (as ``train_classifier`` does), its final
+    training loss.
 
     Returns: rows {"condition", "n", "seed", "accuracy"} (test accuracy on B),
     baseB once per seed at n = 0, each other condition once per (n, seed).
     """
     check_callable("factory", factory, "lambda g: make_mlp([64, 32, 5], g)")
     check_callable("train", train, "train_classifier")
+    check_bool("progress", progress)
     a = _task_data("data_a", data_a)
     b = _task_data("data_b", data_b)
     _check_halves(a, b)
@@ -359,14 +370,16 @@ def layer_transfer(
 
     rows: list[Row] = []
     jobs = [(seed, n, c) for seed in seeds for n in depths for c in conditions]
-    bar = tqdm(total=len(seeds) * 2 + len(jobs), disable=not progress)
+    bar = progress_bar(progress, len(seeds) * 2 + len(jobs), "layer_transfer", "net")
     bases: dict[int, tuple[nn.Module, nn.Module]] = {}
     for seed in seeds:
         trained = []
         for index, (name, half) in enumerate((("baseA", a), ("baseB", b))):
             gen = _generator(seed, index, 0)
             model = factory(gen).to(device)
-            train(model, half.x_train, half.y_train, steps=steps, generator=gen)
+            result = train(
+                model, half.x_train, half.y_train, steps=steps, generator=gen
+            )
             row: Row = {
                 "condition": name,
                 "n": 0,
@@ -378,7 +391,7 @@ def layer_transfer(
             if inspect is not None:
                 inspect(row, model)
             trained.append(model)
-            bar.update()
+            advance(bar, **_shown(row, result))
         bases[seed] = (trained[0], trained[1])
     for seed, n, condition in jobs:
         gen = _generator(seed, 2 + CONDITIONS.index(condition), n)
@@ -386,7 +399,7 @@ def layer_transfer(
         model = build_condition(
             condition, n, factory, gen, base_a=base_a, base_b=base_b, bn=bn
         )
-        train(model, b.x_train, b.y_train, steps=steps, generator=gen)
+        result = train(model, b.x_train, b.y_train, steps=steps, generator=gen)
         row = {
             "condition": condition,
             "n": n,
@@ -396,7 +409,7 @@ def layer_transfer(
         rows.append(row)
         if inspect is not None:
             inspect(row, model)
-        bar.update()
+        advance(bar, **_shown(row, result))
     bar.close()
     return rows
 
@@ -517,6 +530,14 @@ def _generator(seed: int, stream: int, n: int) -> torch.Generator:
     """An independent CPU generator per (seed, network role, cut depth)."""
     state = np.random.SeedSequence([seed, stream, n]).generate_state(1, np.uint64)[0]
     return torch.Generator().manual_seed(int(state))
+
+
+def _shown(row: Row, result: object) -> dict[str, float]:
+    """What the bar shows of a trained network: its accuracy, its final loss."""
+    shown = {"acc": float(row["accuracy"])}
+    if isinstance(result, Sequence) and result and isinstance(result[-1], float):
+        shown["loss"] = result[-1]
+    return shown
 
 
 def _device_of(model: nn.Module) -> torch.device:

@@ -24,9 +24,10 @@ from typing import TypeVar
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from tqdm import tqdm
 
+from mtlbook._progress import advance, progress_bar
 from mtlbook._validate import (
+    check_bool,
     check_callable,
     check_finite_loss,
     check_int,
@@ -110,10 +111,12 @@ def linear_probe(
     The backbone runs in eval mode under ``torch.no_grad()``: its parameters and
     BatchNorm statistics are left exactly as they were. ``optimizer`` must hold
     head parameters only. x: (batch, ...), y: what ``loss_fn`` expects.
+    ``progress=True`` shows a bar on stderr with the loss of each step.
 
     Returns: the loss of every step, length ``steps``.
     """
     _check_trainer(backbone, head, optimizer, steps, loss_fn)
+    check_bool("progress", progress)
     held = _optimizer_params(optimizer)
     head_ids = {id(p) for p in head.parameters()}
     if held & ({id(p) for p in backbone.parameters()} - head_ids):
@@ -132,12 +135,14 @@ def linear_probe(
     head.train()
     losses = []
     try:
-        for step, (x, y) in _batches(batches, steps, device, progress, "probe"):
-            with torch.no_grad():
-                features = backbone(x)
-            loss = loss_fn(head(features), y)
-            _update(optimizer, loss, step, "probe", x)
-            losses.append(loss.item())
+        with progress_bar(progress, steps, "linear_probe") as bar:
+            for step, (x, y) in _batches(batches, steps, device, "probe"):
+                with torch.no_grad():
+                    features = backbone(x)
+                loss = loss_fn(head(features), y)
+                _update(optimizer, loss, step, "probe", x)
+                losses.append(loss.item())
+                advance(bar, loss=losses[-1])
     finally:
         _restore_modes(saved)
     return losses
@@ -161,26 +166,29 @@ def fine_tune(
     Training from scratch is this function on a freshly initialised backbone.
     ``scheduler.step()`` runs after every optimiser step; ``penalty()`` (e.g.
     an ``L2SP``) is added to the loss. x: (batch, ...), y: what ``loss_fn``
-    expects.
+    expects. ``progress=True`` shows a bar on stderr with the loss of each step.
 
     Returns: the task loss (without penalty) of every step, length ``steps``.
     """
     _check_trainer(backbone, head, optimizer, steps, loss_fn)
     _check_extras(scheduler, penalty)
+    check_bool("progress", progress)
     device = _device(device, backbone, head)
     saved = _save_modes(backbone, head)
     backbone.train()
     head.train()
     losses = []
     try:
-        for step, (x, y) in _batches(batches, steps, device, progress, "fine-tune"):
-            loss = loss_fn(head(backbone(x)), y)
-            check_scalar_loss("loss_fn", loss)
-            total = loss + penalty() if penalty is not None else loss
-            _update(optimizer, total, step, "fine-tune", x)
-            if scheduler is not None:
-                scheduler.step()
-            losses.append(loss.item())
+        with progress_bar(progress, steps, "fine_tune") as bar:
+            for step, (x, y) in _batches(batches, steps, device, "fine-tune"):
+                loss = loss_fn(head(backbone(x)), y)
+                check_scalar_loss("loss_fn", loss)
+                total = loss + penalty() if penalty is not None else loss
+                _update(optimizer, total, step, "fine-tune", x)
+                if scheduler is not None:
+                    scheduler.step()
+                losses.append(loss.item())
+                advance(bar, loss=losses[-1])
     finally:
         _restore_modes(saved)
     return losses
@@ -203,7 +211,8 @@ def lp_ft(
 ) -> dict[str, list[float]]:
     """LP-FT (Kumar et al. 2022): ``linear_probe``, then ``fine_tune``.
 
-    ``scheduler`` and ``penalty`` apply to the fine-tuning stage only.
+    ``scheduler`` and ``penalty`` apply to the fine-tuning stage only;
+    ``progress=True`` shows one bar per stage on stderr.
 
     Returns: {"probe": losses of the probe stage, "fine_tune": losses after}.
     """
@@ -211,6 +220,7 @@ def lp_ft(
     _check_trainer(backbone, head, probe_optimizer, probe_steps, loss_fn, "probe_")
     _check_trainer(backbone, head, ft_optimizer, ft_steps, loss_fn, "ft_")
     _check_extras(scheduler, penalty)
+    check_bool("progress", progress)
     common = {"loss_fn": loss_fn, "device": device, "progress": progress}
     probe = linear_probe(
         backbone, head, batches, probe_optimizer, steps=probe_steps, **common
@@ -235,12 +245,10 @@ def _batches(
     batches: Iterable[Batch],
     steps: int,
     device: torch.device,
-    progress: bool,
     stage: str,
 ) -> Iterator[tuple[int, Batch]]:
     """(step, (x, y)) pairs on ``device``, checked to be pairs of tensors."""
-    items = cycle_batches(batches, steps)
-    for step, batch in enumerate(tqdm(items, total=steps, disable=not progress)):
+    for step, batch in enumerate(cycle_batches(batches, steps)):
         if not (
             isinstance(batch, tuple | list)
             and len(batch) == 2

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mtlbook._validate import check_int, check_int_array
+from mtlbook._progress import advance, progress_bar
+from mtlbook._validate import check_bool, check_int, check_int_array
 from mtlbook.data.cache import cache_dir, cache_key, load_arrays, save_arrays
 from mtlbook.data.glyphs.catalogue import Catalogue
 from mtlbook.data.glyphs.fonts import FACES, FAMILIES
@@ -86,14 +87,17 @@ def generate_glyphs(
     n_per_class: int = 20,
     size: int = 28,
     seed: int = 0,
+    progress: bool = False,
 ) -> GlyphSet:
     """Draw ``n_per_class`` instances of each class (no cache).
 
     classes: (n_classes,) distinct catalogue ids, default all. Images are class-major:
     all instances of the first class, then the next. Returns n_classes *
-    n_per_class images of shape (size, size).
+    n_per_class images of shape (size, size). ``progress=True`` shows two bars
+    on stderr: the masters drawn, one per (class, face), then the images warped.
     """
     n_per_class, size, seed = _check_sizes(n_per_class, size, seed)
+    check_bool("progress", progress)
     cat = catalogue()
     ids = (
         np.arange(len(cat))
@@ -115,18 +119,14 @@ def generate_glyphs(
     pairs, which = np.unique(
         np.stack([per_image, face], 1), axis=0, return_inverse=True
     )
-    masters = (
-        np.stack(
-            [render_master(int(f), chr(int(cat.codepoints[c])), size) for c, f in pairs]
-        )
-        if len(pairs)
-        else np.zeros((0, 2 * size, 2 * size), np.float32)
-    )
+    masters = _masters(pairs, cat, size, progress)
     images = np.empty((len(per_image), size, size), dtype=np.uint8)
-    for start in range(0, len(per_image), _CHUNK):
-        part = slice(start, start + _CHUNK)
-        chunk = params.take(part)
-        images[part] = warp(masters, which.ravel()[part], chunk, size)
+    with progress_bar(progress, len(per_image), "glyph images", "img") as bar:
+        for start in range(0, len(per_image), _CHUNK):
+            part = slice(start, start + _CHUNK)
+            chunk = params.take(part)
+            images[part] = warp(masters, which.ravel()[part], chunk, size)
+            advance(bar, len(images[part]))
     labels = np.empty(len(per_image), dtype=LABEL_DTYPE)
     labels["char"] = per_image
     labels["codepoint"] = cat.codepoints[per_image]
@@ -139,19 +139,34 @@ def generate_glyphs(
     return GlyphSet(images, labels, cat.scripts, tuple(cat.chars))
 
 
+def _masters(
+    pairs: np.ndarray, cat: Catalogue, size: int, progress: bool
+) -> np.ndarray:
+    """One master per (class, face) row of pairs: (n_pairs, 2 size, 2 size)."""
+    masters = np.zeros((len(pairs), 2 * size, 2 * size), np.float32)
+    with progress_bar(progress, len(pairs), "glyph masters", "master") as bar:
+        for i, (c, f) in enumerate(pairs):
+            masters[i] = render_master(int(f), chr(int(cat.codepoints[c])), size)
+            advance(bar)
+    return masters
+
+
 def load_glyphs(
     *,
     n_per_class: int = 20,
     size: int = 28,
     seed: int = 0,
     scripts: Sequence[str] | None = None,
+    progress: bool = False,
 ) -> GlyphSet:
     """All classes of ``scripts`` (default: every script), cached on disk.
 
     The cache file is keyed by the arguments and :func:`versions`; it is written
     atomically and read without pickle. Returns images (n, size, size) uint8.
+    ``progress=True`` shows the bars of :func:`generate_glyphs` on a cold cache.
     """
     n_per_class, size, seed = _check_sizes(n_per_class, size, seed)
+    check_bool("progress", progress)
     cat = catalogue()
     ids = np.arange(len(cat)) if scripts is None else classes_of(scripts, cat)
     key = cache_key(
@@ -169,7 +184,9 @@ def load_glyphs(
         return GlyphSet(
             arrays["images"], arrays["labels"], cat.scripts, tuple(cat.chars)
         )
-    glyphs = generate_glyphs(ids, n_per_class=n_per_class, size=size, seed=seed)
+    glyphs = generate_glyphs(
+        ids, n_per_class=n_per_class, size=size, seed=seed, progress=progress
+    )
     save_arrays(path, {"images": glyphs.images, "labels": glyphs.labels})
     return glyphs
 
