@@ -70,8 +70,10 @@ execute: $(STAMP)
 		--ExecutePreprocessor.timeout=600 $(NOTEBOOKS)
 
 # Maintainers: re-run the slow reproductions; they rewrite benchmarks/results/*.json.
+# make benchmarks ONLY=maml_sinusoid runs one; RESUME=1 continues after a kill.
 benchmarks: $(STAMP)
-	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	$(BIN)/python scripts/run_benchmarks.py $(if $(ONLY),--only $(ONLY)) \
+		$(if $(RESUME),--resume)
 
 clean:
 	rm -rf _build $(MATHJAX)

@@ -22,7 +22,6 @@ random choice of its own, noted per method).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
@@ -34,6 +33,7 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from harness import Bench, add_common_arguments, write_json  # noqa: E402
 
 import mtlbook.multitask as ours  # noqa: E402
 
@@ -85,18 +85,29 @@ def cpu_seconds(aggregate, G: torch.Tensor) -> float:
     return time.thread_time() - start
 
 
-def measure(G: torch.Tensor, rounds: int, warmup: int) -> dict[str, dict]:
-    """Median CPU seconds per call of every (method, library), interleaved."""
+def measure(G: torch.Tensor, rounds: int, warmup: int, bench: Bench) -> dict[str, dict]:
+    """Median CPU seconds per call of every (method, library), interleaved.
+
+    One run of the benchmark is one round. A round finished by an interrupted
+    invocation is replayed untimed, so that the aggregators' random state (and
+    the updates compared at the end) are those of a run never stopped.
+    """
     aggregators = pairs(G.shape[0])
     jobs = [(m, lib) for m in aggregators for lib in (0, 1)]
-    times: dict[tuple[str, int], list[float]] = {job: [] for job in jobs}
+    plan = {f"round {r}": len(jobs) for r in range(warmup + rounds)}
+    bench.plan(plan)
+    todo = set(bench.todo())
     order = random.Random(SEED)
-    for r in range(warmup + rounds):
+    for key in plan:
         order.shuffle(jobs)
-        for method, lib in jobs:
-            seconds = cpu_seconds(aggregators[method][lib], G)
-            if r >= warmup:
-                times[(method, lib)].append(seconds)
+        if key not in todo:
+            for method, lib in jobs:
+                aggregators[method][lib](G)
+            continue
+        seconds = {f"{m}/{lib}": cpu_seconds(aggregators[m][lib], G) for m, lib in jobs}
+        bench.finish(key, seconds)
+    timed = list(bench.results().values())[warmup:]
+    times = {job: [t[f"{job[0]}/{job[1]}"] for t in timed] for job in jobs}
     result = {}
     for method, (mine, theirs) in aggregators.items():
         ours_s = float(np.median(times[(method, 0)]))
@@ -129,12 +140,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="seconds-long check")
     parser.add_argument("--out", type=Path, default=RESULT)
+    add_common_arguments(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
     K, P = 10, 1_000 if args.smoke else 100_000
     rounds, warmup = (3, 1) if args.smoke else (100, 5)
     t0 = time.perf_counter()
-    methods = measure(gradient_matrix(K, P), rounds, warmup)
+    bench = Bench("aggregator_speed", args.out, resume=args.resume)
+    methods = measure(gradient_matrix(K, P), rounds, warmup, bench)
     result = {
         "smoke": args.smoke,
         "settings": {
@@ -159,10 +172,8 @@ def main() -> None:
             "threads": torch.get_num_threads(),
         },
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=1) + "\n")
-    tmp.replace(args.out)
+    write_json(args.out, result)
+    bench.close()
     for m, v in methods.items():
         print(
             f"{m:>8}: mtlbook {v['mtlbook_ms']:7.3f} ms, torchjd {v['torchjd_ms']:7.3f}"

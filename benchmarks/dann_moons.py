@@ -21,7 +21,6 @@ weights and batches for both, 5 seeds.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import platform
@@ -34,6 +33,7 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from harness import Bench, add_common_arguments, write_json  # noqa: E402
 from torch import nn  # noqa: E402
 
 from mtlbook.data.transfer_toys import rotated_moons  # noqa: E402
@@ -73,36 +73,41 @@ def accuracy(
     return float((head(features(x)).argmax(1) == y).float().mean())
 
 
-def run_seed(seed: int, *, steps: int, lr: float, lambda_max: float) -> dict[str, Any]:
+def moons(seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Source (labelled), target (labels unused) and target test samples."""
     rng = np.random.default_rng(seed)
     data = [
-        rotated_moons(150, rotation_deg=0.0, rng=rng),  # source, labelled
-        rotated_moons(150, rotation_deg=35.0, rng=rng),  # target, labels unused
-        rotated_moons(500, rotation_deg=35.0, rng=rng),  # target test
+        rotated_moons(150, rotation_deg=0.0, rng=rng),
+        rotated_moons(150, rotation_deg=35.0, rng=rng),
+        rotated_moons(500, rotation_deg=35.0, rng=rng),
     ]
-    (xs, ys), (xt, yt), (xq, yq) = [(torch.tensor(x), torch.tensor(y)) for x, y in data]
-    row: dict[str, Any] = {"seed": seed}
-    for name, lam_max in (("source_only", 0.0), ("dann", lambda_max)):
-        gen = torch.Generator().manual_seed(seed)  # same weights and batches
-        features, label_head, domain_head = shallow_dann(gen)
-        modules = (features, label_head, domain_head)
-        params = [p for m in modules for p in m.parameters()]
-        history = train_dann(
-            *modules,
-            torch.optim.SGD(params, lr=lr, momentum=0.9),
-            batches(xs, ys, steps, gen),
-            batches(xt, None, steps, gen),
-            steps=steps,
-            lambda_=lambda p, m=lam_max: m * dann_lambda(p),
-        )
-        tail = history[-100:]
-        row[name] = {
-            "source_accuracy": round(accuracy(features, label_head, xs, ys), 4),
-            "target_accuracy": round(accuracy(features, label_head, xq, yq), 4),
-            "target_train_accuracy": round(accuracy(features, label_head, xt, yt), 4),
-            "final_domain_loss": round(float(np.mean([h["domain"] for h in tail])), 4),
-        }
-    return row
+    return [(torch.tensor(x), torch.tensor(y)) for x, y in data]
+
+
+def run_network(
+    seed: int, lam_max: float, *, steps: int, lr: float
+) -> dict[str, float]:
+    """Train one network (λ_max = 0: source only) on the moons of ``seed``."""
+    (xs, ys), (xt, yt), (xq, yq) = moons(seed)
+    gen = torch.Generator().manual_seed(seed)  # same weights and batches
+    features, label_head, domain_head = shallow_dann(gen)
+    modules = (features, label_head, domain_head)
+    params = [p for m in modules for p in m.parameters()]
+    history = train_dann(
+        *modules,
+        torch.optim.SGD(params, lr=lr, momentum=0.9),
+        batches(xs, ys, steps, gen),
+        batches(xt, None, steps, gen),
+        steps=steps,
+        lambda_=lambda p: lam_max * dann_lambda(p),
+    )
+    tail = history[-100:]
+    return {
+        "source_accuracy": round(accuracy(features, label_head, xs, ys), 4),
+        "target_accuracy": round(accuracy(features, label_head, xq, yq), 4),
+        "target_train_accuracy": round(accuracy(features, label_head, xt, yt), 4),
+        "final_domain_loss": round(float(np.mean([h["domain"] for h in tail])), 4),
+    }
 
 
 def claims(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -134,13 +139,23 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=0.1)
     parser.add_argument("--lambda-max", type=float, default=6.0)
     parser.add_argument("--out", type=Path, default=RESULT)
+    add_common_arguments(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
     start = time.perf_counter()
     steps = 100 if args.smoke else args.steps
     seeds = [0, 1] if args.smoke else [0, 1, 2, 3, 4]
+    lam_max = {"source_only": 0.0, "dann": args.lambda_max}
+    bench = Bench("dann_moons", args.out, resume=args.resume)
+    bench.plan({f"{seed}/{name}": steps for seed in seeds for name in lam_max})
+    for key in bench.todo():
+        seed, name = key.split("/")
+        result = run_network(int(seed), lam_max[name], steps=steps, lr=args.lr)
+        bench.finish(key, result)
+    done = bench.results()
     rows = [
-        run_seed(s, steps=steps, lr=args.lr, lambda_max=args.lambda_max) for s in seeds
+        {"seed": seed, **{name: done[f"{seed}/{name}"] for name in lam_max}}
+        for seed in seeds
     ]
     result = {
         "smoke": args.smoke,
@@ -168,8 +183,8 @@ def main() -> None:
             "threads": torch.get_num_threads(),
         },
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    write_json(args.out, result)
+    bench.close()
 
 
 if __name__ == "__main__":

@@ -22,7 +22,8 @@ and (b) 1-nearest neighbour on its embedding; and 1-nearest neighbour on pixels.
 
 Each setting is scored on 600 fixed evaluation episodes (15 queries per class),
 the same episodes for every method: accuracy mean and 95% CI 1.96 s / sqrt(600).
-The JSON is rewritten after every method ("complete": false until the end).
+The JSON is rewritten after every run ("complete": false until the end), and
+every finished run is checkpointed: ``--resume`` continues a killed run.
 
 Run from the repository root:
 ``nice -n 10 .venv/bin/python benchmarks/fewshot_glyphs.py`` (full) or
@@ -49,6 +50,7 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+from harness import Bench, add_common_arguments, write_json  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
 from mtlbook.data.glyphs import load_glyphs, standard_split  # noqa: E402
@@ -73,7 +75,7 @@ from mtlbook.meta import (  # noqa: E402
     score_tasks,
 )
 
-RESULT = Path("benchmarks/results/fewshot_glyphs.json")
+RESULT = Path(__file__).parent / "results" / "fewshot_glyphs.json"
 THREADS = 1
 CHANNELS = 32
 SEED = 0  # model initialisation and training episodes
@@ -244,8 +246,13 @@ def reptile_task(batch: TaskBatch) -> TaskBatch:
     return TaskBatch(x, y, batch.x_query, batch.y_query)
 
 
-def meta_train(method: str, k_shot: int, iterations: int) -> tuple[nn.Module, list]:
-    """A model of ``method`` meta-trained on 5-way k_shot background-train tasks."""
+def meta_train(
+    method: str, k_shot: int, iterations: int, progress: Callable[[int], None]
+) -> tuple[nn.Module, list]:
+    """A model of ``method`` meta-trained on 5-way k_shot background-train tasks.
+
+    progress(1) is called after every outer step.
+    """
     h = HYPER[method]
     torch.manual_seed(SEED)
     generator = torch.Generator().manual_seed(SEED + k_shot)
@@ -295,13 +302,23 @@ def meta_train(method: str, k_shot: int, iterations: int) -> tuple[nn.Module, li
                 for name, p in params.items():
                     if in_head(name):
                         p.zero_()
+        progress(1)
         if loss is not None and (it % 50 == 0 or it == iterations - 1):
             log.append({"iteration": it + 1, "query_loss": round(loss.item(), 4)})
     return model, log
 
 
-def pretrain(epochs: float) -> tuple[nn.Module, list]:
-    """conv4 + 539-way head trained with cross-entropy on background-train."""
+def pretrain_batches(epochs: float) -> int:
+    """How many batches ``pretrain`` takes for ``epochs`` passes."""
+    n_images = np.isin(GLYPHS.labels["char"], SPLIT["train"]).sum()
+    return max(1, round(epochs * n_images / HYPER["pretrain"]["batch"]))
+
+
+def pretrain(epochs: float, progress: Callable[[int], None]) -> tuple[nn.Module, list]:
+    """conv4 + 539-way head trained with cross-entropy on background-train.
+
+    progress(1) is called after every batch.
+    """
     h = HYPER["pretrain"]
     torch.manual_seed(SEED)
     generator = torch.Generator().manual_seed(SEED)
@@ -310,7 +327,7 @@ def pretrain(epochs: float) -> tuple[nn.Module, list]:
     y = torch.from_numpy(np.searchsorted(SPLIT["train"], GLYPHS.labels["char"][rows]))
     model = classifier(len(SPLIT["train"]))
     opt = torch.optim.Adam(model.parameters(), lr=h["lr"])
-    n_batches = max(1, round(epochs * len(x) / h["batch"]))
+    n_batches = pretrain_batches(epochs)
     log, order = [], torch.empty(0, dtype=torch.long)
     for step in range(n_batches):
         if len(order) < h["batch"]:
@@ -322,6 +339,7 @@ def pretrain(epochs: float) -> tuple[nn.Module, list]:
         opt.step()
         if step % 40 == 0 or step == n_batches - 1:
             log.append({"batch": step + 1, "loss": round(loss.item(), 4)})
+        progress(1)
     return model, log
 
 
@@ -375,9 +393,16 @@ FEATURE_METHODS = ("protonets", "anil", "finetune", "nn_embedding", "nn_pixels")
 
 
 def evaluate(
-    method: str, model: nn.Module | None, setting: str, n_episodes: int, steps: int
+    method: str,
+    model: nn.Module | None,
+    setting: str,
+    n_episodes: int,
+    steps: int,
+    progress: Callable[[int], None],
 ) -> list[float]:
     """Per-episode query accuracy of one method on the fixed episodes.
+
+    progress(n) is called with the size of every chunk of episodes.
 
     Methods whose test-time body is frozen (FEATURE_METHODS) embed the
     evaluation images once and score episodes on the features; the others
@@ -394,6 +419,7 @@ def evaluate(
         features = embed_all(body, x_all)
     scores: list[Tensor] = []
     for batch in eval_episodes(setting, n_episodes):
+        progress(len(batch))
         if method in FEATURE_METHODS:
             zs = features[batch.info["support_index"]]
             zq = features[batch.info["query_index"]]
@@ -446,6 +472,110 @@ def summary(acc: list[float]) -> dict[str, float | int]:
     }
 
 
+def settings_of(method: str, k_shot: int) -> list[str]:
+    """The evaluation settings one (method, shot) model is scored on."""
+    return [
+        setting
+        for setting, (n_way, k) in SETTINGS.items()
+        if k == k_shot and not (n_way != 5 and method in FIVE_WAY_ONLY)
+    ]
+
+
+def plan_runs(methods: list[str], smoke: bool) -> dict[str, int]:
+    """Run keys ("pretrain", "method/k-shot") and their steps: training
+    iterations or batches, plus evaluation episodes."""
+    n_episodes = SMOKE["n_episodes"] if smoke else 600
+    runs = {}
+    if {"finetune", "nn_embedding"} & set(methods):
+        epochs = SMOKE["epochs"] if smoke else HYPER["pretrain"]["epochs"]
+        runs["pretrain"] = pretrain_batches(epochs)
+    for method in methods:
+        trains = method in HYPER and method != "finetune"
+        iters = (
+            SMOKE["iterations"] if smoke else HYPER.get(method, {}).get("iterations", 0)
+        )
+        for k_shot in (1, 5):
+            episodes = n_episodes * len(settings_of(method, k_shot))
+            runs[f"{method}/{k_shot}"] = (iters if trains else 0) + episodes
+    return runs
+
+
+def run_pretrain(smoke: bool, progress: Callable[[int], None]) -> dict[str, Any]:
+    """The pre-trained classifier's weights, training log and times."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    epochs = SMOKE["epochs"] if smoke else HYPER["pretrain"]["epochs"]
+    model, log = pretrain(epochs, progress)
+    return {
+        "state": model.state_dict(),
+        "log": log,
+        "wall": {"pretrain": round(time.perf_counter() - t0, 1)},
+        "cpu": {"pretrain": round(time.process_time() - c0, 1)},
+    }
+
+
+def run_method(
+    method: str,
+    k_shot: int,
+    pretrained: nn.Module | None,
+    smoke: bool,
+    progress: Callable[[int], None],
+) -> dict[str, Any]:
+    """Meta-train one model (if the method learns one) and score its settings."""
+    h = HYPER.get(method, {})
+    n_episodes = SMOKE["n_episodes"] if smoke else 600
+    out: dict[str, Any] = {"results": {}, "wall": {}, "cpu": {}}
+    try:
+        model = pretrained
+        if method in HYPER and method not in ("finetune",):
+            t0, c0 = time.perf_counter(), time.process_time()
+            iters = SMOKE["iterations"] if smoke else h["iterations"]
+            model, out["log"] = meta_train(method, k_shot, iters, progress)
+            key = f"train {method} {k_shot}-shot"
+            out["wall"][key] = round(time.perf_counter() - t0, 1)
+            out["cpu"][key] = round(time.process_time() - c0, 1)
+        for setting in settings_of(method, k_shot):
+            steps = h.get("test_steps", h.get("steps", 0))
+            if method == "finetune":
+                steps = SMOKE["finetune_steps"] if smoke else h["steps"]
+            t0, c0 = time.perf_counter(), time.process_time()
+            acc = evaluate(method, model, setting, n_episodes, steps, progress)
+            key = f"evaluate {method} {setting}"
+            out["wall"][key] = round(time.perf_counter() - t0, 1)
+            out["cpu"][key] = round(time.process_time() - c0, 1)
+            out["results"][setting] = summary(acc)
+    except ValueError as error:  # e.g. a diverged meta-loss: report it
+        out["failure"] = str(error)
+    return out
+
+
+def pretrained_model(state: dict[str, Tensor]) -> nn.Module:
+    """The pre-trained classifier rebuilt from its run's weights."""
+    model = classifier(len(SPLIT["train"]))
+    model.load_state_dict(state)
+    return model
+
+
+def collect(
+    runs: dict[str, Any], methods: list[str]
+) -> tuple[dict, dict, dict, dict, dict]:
+    """results, wall, cpu, logs and failures of the finished runs, as write takes."""
+    results: dict[str, dict[str, Any]] = {m: {"label": LABELS[m]} for m in methods}
+    wall, cpu, logs, failures = {}, {}, {}, {}
+    for key, run in runs.items():
+        wall.update(run["wall"])
+        cpu.update(run["cpu"])
+        if key == "pretrain":
+            logs["pretrain"] = run["log"]
+            continue
+        method, k_shot = key.split("/")
+        results[method].update(run["results"])
+        if "log" in run:
+            logs[f"{method}_{k_shot}shot"] = run["log"]
+        if "failure" in run:
+            failures[f"{method} {k_shot}-shot"] = run["failure"]
+    return results, wall, cpu, logs, failures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="a seconds-long run")
@@ -459,6 +589,7 @@ def main() -> None:
         nargs="+",
         help="combine part JSONs of runs with disjoint --methods into --out",
     )
+    add_common_arguments(parser)
     args = parser.parse_args()
     if args.merge:
         merge(args)
@@ -467,51 +598,23 @@ def main() -> None:
     t_start = time.perf_counter()
     n_episodes = SMOKE["n_episodes"] if args.smoke else 600
     methods = args.methods.split(",")
-    results: dict[str, dict[str, Any]] = {m: {"label": LABELS[m]} for m in methods}
-    wall: dict[str, float] = {}
-    cpu: dict[str, float] = {}
-    logs: dict[str, Any] = {}
-    failures: dict[str, str] = {}
 
-    pretrained = None
-    if {"finetune", "nn_embedding"} & set(methods):
-        t0, c0 = time.perf_counter(), time.process_time()
-        epochs = SMOKE["epochs"] if args.smoke else HYPER["pretrain"]["epochs"]
-        pretrained, logs["pretrain"] = pretrain(epochs)
-        wall["pretrain"] = round(time.perf_counter() - t0, 1)
-        cpu["pretrain"] = round(time.process_time() - c0, 1)
-    for method in methods:
-        h = HYPER.get(method, {})
-        for k_shot in (1, 5):
-            try:
-                model = pretrained
-                if method in HYPER and method not in ("finetune",):
-                    t0, c0 = time.perf_counter(), time.process_time()
-                    iters = SMOKE["iterations"] if args.smoke else h["iterations"]
-                    model, logs[f"{method}_{k_shot}shot"] = meta_train(
-                        method, k_shot, iters
-                    )
-                    key = f"train {method} {k_shot}-shot"
-                    wall[key] = round(time.perf_counter() - t0, 1)
-                    cpu[key] = round(time.process_time() - c0, 1)
-                for setting, (n_way, k) in SETTINGS.items():
-                    if k != k_shot or (n_way != 5 and method in FIVE_WAY_ONLY):
-                        continue
-                    steps = h.get("test_steps", h.get("steps", 0))
-                    if method == "finetune":
-                        steps = SMOKE["finetune_steps"] if args.smoke else h["steps"]
-                    t0, c0 = time.perf_counter(), time.process_time()
-                    acc = evaluate(method, model, setting, n_episodes, steps)
-                    key = f"evaluate {method} {setting}"
-                    wall[key] = round(time.perf_counter() - t0, 1)
-                    cpu[key] = round(time.process_time() - c0, 1)
-                    results[method][setting] = summary(acc)
-                    print(method, setting, results[method][setting], flush=True)
-            except ValueError as error:  # e.g. a diverged meta-loss: report it
-                failures[f"{method} {k_shot}-shot"] = str(error)
-        # Written after every method, so a cut-short run still leaves its results.
-        write(args, results, wall, cpu, logs, failures, n_episodes, t_start, False)
-    write(args, results, wall, cpu, logs, failures, n_episodes, t_start, True)
+    bench = Bench("fewshot_glyphs", args.out, resume=args.resume)
+    bench.plan(plan_runs(methods, args.smoke))
+    for key in bench.todo():
+        if key == "pretrain":
+            bench.finish(key, run_pretrain(args.smoke, bench.step))
+            continue
+        method, k_shot = key.split("/")
+        state = bench.results().get("pretrain", {}).get("state")
+        pretrained = pretrained_model(state) if state is not None else None
+        run = run_method(method, int(k_shot), pretrained, args.smoke, bench.step)
+        bench.finish(key, run)
+        # Written after every run, so a cut-short run still leaves its results.
+        parts = collect(bench.results(), methods)
+        write(args, *parts, n_episodes, t_start, False)
+    write(args, *collect(bench.results(), methods), n_episodes, t_start, True)
+    bench.close()
 
 
 def write(
@@ -589,8 +692,7 @@ def write(
             "threads": torch.get_num_threads(),
         },
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=1) + "\n")
+    write_json(args.out, out)
 
 
 def merge(args: argparse.Namespace) -> None:

@@ -8,17 +8,26 @@ neighbour on raw pixels and (b) nearest neighbour / nearest class centroid on
 the CNN's 64-d embedding. Accuracy: mean and 95 % interval 1.96 std / sqrt(600).
 
 Writes ``benchmarks/results/glyph_baseline.json`` (no weights are saved).
-Run from the repository root: ``.venv/bin/python benchmarks/glyph_baseline.py``.
+Run from the repository root::
+
+    .venv/bin/python benchmarks/glyph_baseline.py
+    .venv/bin/python benchmarks/glyph_baseline.py --smoke --out smoke.json
+    .venv/bin/python benchmarks/glyph_baseline.py --resume     # after a kill
+
+``--smoke`` trains one epoch and scores 20 episodes per setting.
 """
 
 from __future__ import annotations
 
-import json
+import argparse
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+from harness import Bench, add_common_arguments, write_json
 from torch import nn
 
 from mtlbook.data.episodes import sample_episode
@@ -34,6 +43,7 @@ THREADS = 2
 N_EPISODES = 600
 Q_QUERIES = 15
 RESULT = Path(__file__).parent / "results" / "glyph_baseline.json"
+SMOKE = {"epochs": 1, "n_episodes": 20}
 
 
 def conv4(n_classes: int, channels: int = 64) -> tuple[nn.Module, nn.Module]:
@@ -50,14 +60,23 @@ def conv4(n_classes: int, channels: int = 64) -> tuple[nn.Module, nn.Module]:
     return nn.Sequential(*blocks, nn.Flatten()), nn.Linear(channels, n_classes)
 
 
-def train(x: torch.Tensor, y: torch.Tensor, n_classes: int) -> tuple[nn.Module, list]:
-    """Train the CNN with cross-entropy; returns the embedding net and a log."""
+def train(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    n_classes: int,
+    epochs: int,
+    progress: Callable[[int], None],
+) -> tuple[nn.Module, list]:
+    """Train the CNN with cross-entropy; returns the embedding net and a log.
+
+    progress(1) is called after every batch.
+    """
     generator = torch.Generator().manual_seed(SEED)
     embed, head = conv4(n_classes)
     model = nn.Sequential(embed, head)
     opt = torch.optim.Adam(model.parameters(), lr=LR)
     log = []
-    for epoch in range(EPOCHS):
+    for epoch in range(epochs):
         order = torch.randperm(len(x), generator=generator)
         total, correct, loss_sum = 0, 0, 0.0
         model.train()
@@ -71,6 +90,7 @@ def train(x: torch.Tensor, y: torch.Tensor, n_classes: int) -> tuple[nn.Module, 
             loss_sum += loss.item() * len(idx)
             correct += (logits.argmax(1) == y[idx]).sum().item()
             total += len(idx)
+            progress(1)
         log.append(
             {"epoch": epoch + 1, "loss": loss_sum / total, "accuracy": correct / total}
         )
@@ -78,15 +98,21 @@ def train(x: torch.Tensor, y: torch.Tensor, n_classes: int) -> tuple[nn.Module, 
 
 
 def few_shot(
-    features: np.ndarray, labels: np.ndarray, classes: np.ndarray, k_shot: int
+    features: np.ndarray,
+    labels: np.ndarray,
+    classes: np.ndarray,
+    k_shot: int,
+    n_episodes: int,
+    progress: Callable[[int], None],
 ) -> dict[str, list[float]]:
     """Accuracy per episode of 1-NN and nearest centroid on ``features``.
 
     features: (n, d); labels: (n,) class ids; classes: the allowed class ids.
+    progress(1) is called after every episode.
     """
     rng = np.random.default_rng([EPISODE_SEED, k_shot])
     nn_acc, centroid_acc = [], []
-    for _ in range(N_EPISODES):
+    for _ in range(n_episodes):
         ep = sample_episode(
             labels,
             n_way=5,
@@ -101,6 +127,7 @@ def few_shot(
         centroids = np.stack([s[ep.support_labels == w].mean(0) for w in range(5)])
         dc = ((q[:, None, :] - centroids[None]) ** 2).sum(-1)
         centroid_acc.append(float(np.mean(dc.argmin(1) == ep.query_labels)))
+        progress(1)
     return {"nearest_neighbour": nn_acc, "nearest_centroid": centroid_acc}
 
 
@@ -109,7 +136,48 @@ def summary(acc: list[float]) -> dict[str, float]:
     return {"mean": float(a.mean()), "ci95": float(1.96 * a.std() / np.sqrt(len(a)))}
 
 
+def embedding(state: dict[str, torch.Tensor], n_classes: int) -> nn.Module:
+    """The trained embedding net rebuilt from its run's weights, in eval mode."""
+    embed, _ = conv4(n_classes)
+    embed.load_state_dict(state)
+    return embed.eval()
+
+
+def score(
+    embed: nn.Module,
+    images: torch.Tensor,
+    labels: np.ndarray,
+    classes: np.ndarray,
+    k_shot: int,
+    n_episodes: int,
+    progress: Callable[[int], None],
+) -> dict[str, Any]:
+    """Pixel and embedding baselines on the 5-way k_shot evaluation episodes.
+
+    images: (n, 1, 28, 28) evaluation images; labels: (n,) their class ids.
+    """
+    with torch.no_grad():
+        emb = torch.cat(
+            [embed(images[i : i + 1024]) for i in range(0, len(images), 1024)]
+        ).numpy()
+    pixels = images.flatten(1).numpy()
+    raw = few_shot(pixels, labels, classes, k_shot, n_episodes, progress)
+    cnn = few_shot(emb, labels, classes, k_shot, n_episodes, progress)
+    return {
+        "pixels, nearest neighbour": summary(raw["nearest_neighbour"]),
+        "CNN embedding, nearest neighbour": summary(cnn["nearest_neighbour"]),
+        "CNN embedding, nearest centroid": summary(cnn["nearest_centroid"]),
+    }
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="a short run")
+    parser.add_argument("--out", type=Path, default=RESULT)
+    add_common_arguments(parser)
+    args = parser.parse_args()
+    epochs = SMOKE["epochs"] if args.smoke else EPOCHS
+    n_episodes = SMOKE["n_episodes"] if args.smoke else N_EPISODES
     torch.manual_seed(SEED)
     torch.set_num_threads(THREADS)
     torch.use_deterministic_algorithms(True)
@@ -121,52 +189,65 @@ def main() -> None:
     train_rows = np.flatnonzero(np.isin(chars, split["train"]))
     remap = {int(c): i for i, c in enumerate(split["train"])}
     y = torch.tensor([remap[int(c)] for c in chars[train_rows]])
-    t1 = time.perf_counter()
-    embed, log = train(images[train_rows], y, len(split["train"]))
-    t2 = time.perf_counter()
     eval_rows = np.flatnonzero(np.isin(chars, split["evaluation"]))
-    with torch.no_grad():
-        emb = torch.cat(
-            [
-                embed(images[eval_rows][i : i + 1024])
-                for i in range(0, len(eval_rows), 1024)
-            ]
-        ).numpy()
-    pixels = images[eval_rows].flatten(1).numpy()
     labels = chars[eval_rows].astype(np.int64)
-    results = {}
-    for k in (1, 5):
-        raw = few_shot(pixels, labels, split["evaluation"], k)
-        cnn = few_shot(emb, labels, split["evaluation"], k)
-        results[f"5-way {k}-shot"] = {
-            "pixels, nearest neighbour": summary(raw["nearest_neighbour"]),
-            "CNN embedding, nearest neighbour": summary(cnn["nearest_neighbour"]),
-            "CNN embedding, nearest centroid": summary(cnn["nearest_centroid"]),
-        }
-    t3 = time.perf_counter()
+    n_classes = len(split["train"])
+    t1 = time.perf_counter()
+
+    bench = Bench("glyph_baseline", args.out, resume=args.resume)
+    shots = {f"5-way {k}-shot": k for k in (1, 5)}
+    n_batches = -(-len(train_rows) // BATCH)  # ceil: the last batch is partial
+    bench.plan({"train": epochs * n_batches} | dict.fromkeys(shots, 2 * n_episodes))
+    for key in bench.todo():
+        start = time.perf_counter()
+        if key == "train":
+            x = images[train_rows]
+            embed, log = train(x, y, n_classes, epochs, bench.step)
+            run = {"state": embed.state_dict(), "log": log}
+        else:
+            embed = embedding(bench.results()["train"]["state"], n_classes)
+            run = {
+                "results": score(
+                    embed,
+                    images[eval_rows],
+                    labels,
+                    split["evaluation"],
+                    shots[key],
+                    n_episodes,
+                    bench.step,
+                )
+            }
+        bench.finish(key, run | {"seconds": time.perf_counter() - start})
+    runs = bench.results()
     out = {
-        "results": results,
-        "episodes": N_EPISODES,
+        "results": {key: runs[key]["results"] for key in shots},
+        "episodes": n_episodes,
         "q_queries": Q_QUERIES,
         "episode_seed": EPISODE_SEED,
         "train": {
-            "classes": len(split["train"]),
+            "classes": n_classes,
             "images": len(train_rows),
-            "epochs": EPOCHS,
+            "epochs": epochs,
             "batch": BATCH,
             "lr": LR,
             "seed": SEED,
-            "log": log,
+            "log": runs["train"]["log"],
         },
         "evaluation": {"classes": len(split["evaluation"]), "images": len(eval_rows)},
         "data": {"n_per_class": 20, "size": 28, "seed": 0},
         "model": "conv4: 4 x [conv3x3(64), batchnorm, relu, maxpool2], 64-d embedding",
         "torch_threads": THREADS,
-        "seconds": {"data": t1 - t0, "train": t2 - t1, "evaluate": t3 - t2},
+        "seconds": {
+            "data": t1 - t0,
+            "train": runs["train"]["seconds"],
+            "evaluate": sum(runs[key]["seconds"] for key in shots),
+        },
         "versions": {**versions(), "torch": torch.__version__},
     }
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(json.dumps(out, indent=2) + "\n")
+    if args.smoke:
+        out["smoke"] = SMOKE
+    write_json(args.out, out)
+    bench.close()
 
 
 if __name__ == "__main__":

@@ -1,14 +1,20 @@
 """How fast the glyph dataset is made and loaded, on one CPU core.
 
 Writes ``benchmarks/results/glyph_speed.json``; the datasets page renders it.
-Run from the repository root: ``.venv/bin/python benchmarks/glyph_speed.py``.
+Run from the repository root::
+
+    .venv/bin/python benchmarks/glyph_speed.py
+    .venv/bin/python benchmarks/glyph_speed.py --smoke --out smoke.json
+    .venv/bin/python benchmarks/glyph_speed.py --resume        # after a kill
+
 Each figure is the median of a few repeats; the cache lives in a temporary
-folder, so the user's cache is neither used nor touched.
+folder, so the user's cache is neither used nor touched. ``--smoke`` times a
+dataset of 2 images per class, once each.
 """
 
 from __future__ import annotations
 
-import json
+import argparse
 import os
 import platform
 import statistics
@@ -16,14 +22,19 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = "1"  # one core: set before numpy (imported in main) starts
 
+from harness import Bench, add_common_arguments, write_json  # noqa: E402
+
 REPEATS = 3
+CACHED_REPEATS = 5
 N_PER_CLASS = 20
 SIZE = 28
 RESULT = Path(__file__).parent / "results" / "glyph_speed.json"
+SMOKE = {"repeats": 1, "cached_repeats": 2, "n_per_class": 2}
 
 
 def timed(fn: Callable[[], object]) -> tuple[float, object]:
@@ -32,52 +43,120 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
     return time.perf_counter() - start, out
 
 
+def time_catalogue(repeats: int) -> dict[str, Any]:
+    """Build the catalogue ``repeats`` times, then once more to cache it."""
+    from mtlbook.data.glyphs import catalogue
+    from mtlbook.data.glyphs.catalogue import build_catalogue
+
+    seconds = [timed(build_catalogue)[0] for _ in range(repeats)]
+    catalogue()  # build once more and write the cached catalogue
+    return {"catalogue_s": seconds}
+
+
+def time_generate(repeats: int, n_per_class: int) -> dict[str, Any]:
+    """Generate the dataset ``repeats`` times (no cache); its size."""
+    from mtlbook.data.glyphs import generate_glyphs
+
+    seconds = []
+    for _ in range(repeats):
+        s, glyphs = timed(
+            lambda: generate_glyphs(n_per_class=n_per_class, size=SIZE, seed=0)
+        )
+        seconds.append(s)
+    return {
+        "generate_s": seconds,
+        "n_classes": len(glyphs.class_chars),
+        "n_images": len(glyphs),
+        "images_mb": glyphs.images.nbytes / 2**20,
+    }
+
+
+def time_first_load(n_per_class: int) -> dict[str, Any]:
+    """load_glyphs with an empty dataset cache (the catalogue is cached)."""
+    from mtlbook.data.glyphs import catalogue, load_glyphs
+
+    catalogue()  # as after time_catalogue, also in a resumed invocation
+    load = lambda: load_glyphs(n_per_class=n_per_class, size=SIZE)  # noqa: E731
+    return {"first_load_s": timed(load)[0]}
+
+
+def time_cached_load(repeats: int, n_per_class: int, cache: Path) -> dict[str, Any]:
+    """load_glyphs from the cache, catalogue read from disk too; cache size."""
+    from mtlbook.data.glyphs import catalogue, load_glyphs
+
+    if not list(cache.glob("glyphs-*.npz")):  # a resumed invocation: fill it
+        load_glyphs(n_per_class=n_per_class, size=SIZE)
+    seconds = []
+    for _ in range(repeats):
+        catalogue.cache_clear()  # read the catalogue from disk too
+        seconds.append(
+            timed(lambda: load_glyphs(n_per_class=n_per_class, size=SIZE))[0]
+        )
+    files = sorted(cache.glob("glyphs-*.npz"))
+    return {
+        "cached_load_s": seconds,
+        "cache_file_mb": sum(f.stat().st_size for f in files) / 2**20,
+    }
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="a seconds-long run")
+    parser.add_argument("--out", type=Path, default=RESULT)
+    add_common_arguments(parser)
+    args = parser.parse_args()
+    repeats = SMOKE["repeats"] if args.smoke else REPEATS
+    cached_repeats = SMOKE["cached_repeats"] if args.smoke else CACHED_REPEATS
+    n_per_class = SMOKE["n_per_class"] if args.smoke else N_PER_CLASS
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+    bench = Bench("glyph_speed", args.out, resume=args.resume)
+    bench.plan(
+        {
+            "catalogue": repeats,
+            "generate": repeats,
+            "first_load": 1,
+            "cached_load": cached_repeats,
+        }
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["MTLBOOK_CACHE"] = tmp
-        from mtlbook.data.glyphs import catalogue, generate_glyphs, load_glyphs
-        from mtlbook.data.glyphs.catalogue import build_catalogue
+        os.environ["MTLBOOK_CACHE"] = tmp  # before mtlbook is imported
+        runs = {
+            "catalogue": lambda: time_catalogue(repeats),
+            "generate": lambda: time_generate(repeats, n_per_class),
+            "first_load": lambda: time_first_load(n_per_class),
+            "cached_load": lambda: time_cached_load(
+                cached_repeats, n_per_class, Path(tmp)
+            ),
+        }
+        for key in bench.todo():
+            bench.finish(key, runs[key]())
         from mtlbook.data.glyphs.store import versions
 
-        catalogue_s = [timed(build_catalogue)[0] for _ in range(REPEATS)]
-        catalogue()  # build once more and write the cached catalogue
-        generate_s = []
-        for _ in range(REPEATS):
-            seconds, glyphs = timed(
-                lambda: generate_glyphs(n_per_class=N_PER_CLASS, size=SIZE, seed=0)
-            )
-            generate_s.append(seconds)
-        cold_s = timed(lambda: load_glyphs(n_per_class=N_PER_CLASS, size=SIZE))[0]
-        cached_s = []
-        for _ in range(5):
-            catalogue.cache_clear()  # read the catalogue from disk too
-            cached_s.append(
-                timed(lambda: load_glyphs(n_per_class=N_PER_CLASS, size=SIZE))[0]
-            )
-        files = sorted(Path(tmp).glob("glyphs-*.npz"))
-        cache_mb = sum(f.stat().st_size for f in files) / 2**20
+        done = {k: v for run in bench.results().values() for k, v in run.items()}
     result = {
-        "n_classes": len(glyphs.class_chars),
-        "n_per_class": N_PER_CLASS,
-        "n_images": len(glyphs),
+        "n_classes": done["n_classes"],
+        "n_per_class": n_per_class,
+        "n_images": done["n_images"],
         "size": SIZE,
-        "images_mb": glyphs.images.nbytes / 2**20,
-        "cache_file_mb": cache_mb,
-        "repeats": REPEATS,
-        "catalogue_build_s": statistics.median(catalogue_s),
-        "generate_s": statistics.median(generate_s),
-        "generate_all_s": generate_s,
-        "first_load_s": cold_s,
-        "cached_load_s": statistics.median(cached_s),
-        "cached_load_all_s": cached_s,
+        "images_mb": done["images_mb"],
+        "cache_file_mb": done["cache_file_mb"],
+        "repeats": repeats,
+        "catalogue_build_s": statistics.median(done["catalogue_s"]),
+        "generate_s": statistics.median(done["generate_s"]),
+        "generate_all_s": done["generate_s"],
+        "first_load_s": done["first_load_s"],
+        "cached_load_s": statistics.median(done["cached_load_s"]),
+        "cached_load_all_s": done["cached_load_s"],
         "cores": 1,
         "cpu": platform.processor() or platform.machine(),
         "versions": versions(),
     }
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(json.dumps(result, indent=2) + "\n")
+    if args.smoke:
+        result["smoke"] = SMOKE
+    write_json(args.out, result)
+    bench.close()
 
 
 if __name__ == "__main__":

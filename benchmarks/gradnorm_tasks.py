@@ -20,7 +20,6 @@ initial model for a seed. Recorded: the task weights (subsampled) and the test
 from __future__ import annotations
 
 import argparse
-import copy
 import itertools
 import json
 import os
@@ -34,6 +33,7 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from harness import Bench, add_common_arguments  # noqa: E402
 from torch import nn  # noqa: E402
 
 from mtlbook.data.mtl_toys import gradnorm_tasks  # noqa: E402
@@ -104,15 +104,19 @@ class _Epochs:
 
     ``train_multitask`` restarts the list at every epoch (which DWA needs), so
     the start of an iteration is the point where the model has finished the
-    previous epoch.
+    previous epoch. ``progress(n)`` counts the n steps of each epoch begun.
     """
 
-    def __init__(self, batches: list, model: HardSharing, x: Any, y: Any) -> None:
+    def __init__(
+        self, batches: list, model: HardSharing, x: Any, y: Any, progress: Any
+    ) -> None:
         self.batches, self.model, self.x, self.y = batches, model, x, y
+        self.progress = progress
         self.test_losses: list[np.ndarray] = []
 
     def __iter__(self) -> Any:
         self.test_losses.append(test_losses(self.model, self.x, self.y))
+        self.progress(len(self.batches))
         return iter(self.batches)
 
 
@@ -121,8 +125,8 @@ def _subsample(n: int) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, min(n, N_POINTS)).round().astype(int))
 
 
-def run_seed(seed: int, cfg: dict[str, int]) -> dict[str, Any]:
-    """Every method on the tasks of one seed, from one initial model."""
+def setup(seed: int, cfg: dict[str, int]) -> tuple[Any, HardSharing, list]:
+    """The tasks of one seed, its initial model and its training batches."""
     tasks = gradnorm_tasks(
         2,
         SIGMAS,
@@ -132,51 +136,75 @@ def run_seed(seed: int, cfg: dict[str, int]) -> dict[str, Any]:
     )
     torch.manual_seed(seed)
     initial = make_model()
-    mse = nn.functional.mse_loss
     b = cfg["batch"]
     batches = [
         (tasks.x_train[i : i + b], [tasks.y_train[k, i : i + b] for k in range(2)])
         for i in range(0, cfg["n_train"], b)
     ]
-    base = test_losses(initial, tasks.x_test, tasks.y_test)
-    out: dict[str, Any] = {"initial_test_losses": base.tolist()}
-    for method in METHODS:
-        model = copy.deepcopy(initial)
-        scalarizer = make_scalarizer(method, model)
-        optimizer = torch.optim.Adam(
-            [*model.parameters(), *scalarizer.parameters()], lr=LR
+    return tasks, initial, batches
+
+
+def run_method(
+    seed: int, method: str, cfg: dict[str, int], progress: Any
+) -> dict[str, Any]:
+    """One method on the tasks of one seed, from the seed's initial model."""
+    tasks, model, batches = setup(seed, cfg)
+    base = test_losses(model, tasks.x_test, tasks.y_test)
+    mse = nn.functional.mse_loss
+    scalarizer = make_scalarizer(method, model)
+    optimizer = torch.optim.Adam([*model.parameters(), *scalarizer.parameters()], lr=LR)
+    epochs = _Epochs(batches, model, tasks.x_test, tasks.y_test, progress)
+    t0 = time.perf_counter()
+    history = train_multitask(
+        model,
+        epochs,
+        [mse, mse],
+        steps=cfg["steps"],
+        optimizer=optimizer,
+        scalarizer=scalarizer,
+    )
+    wall = time.perf_counter() - t0
+    final = test_losses(model, tasks.x_test, tasks.y_test)
+    # test losses at the start of every epoch, then after the last step
+    ratios = np.array([*epochs.test_losses, final]) / base
+    epoch_steps = [len(batches) * e for e in range(len(epochs.test_losses))]
+    keep = _subsample(len(ratios))
+    steps = [*epoch_steps, cfg["steps"]]
+    w_every = max(1, cfg["steps"] // (N_POINTS - 1))
+    return {
+        "steps": [steps[i] for i in keep],
+        "test_ratio_per_task": np.round(ratios[keep], 5).tolist(),
+        "test_sum_ratio": np.round(ratios[keep].sum(axis=1), 5).tolist(),
+        "weight_steps": list(range(0, cfg["steps"], w_every)),
+        "weights": np.round(history.weights[::w_every], 5).tolist(),
+        "final_test_sum_ratio": round(float(ratios[-1].sum()), 5),
+        "final_test_ratio_per_task": np.round(ratios[-1], 5).tolist(),
+        "final_weights": np.round(history.weights[-1], 5).tolist(),
+        "final_train_losses": np.round(history.task_losses[-1], 5).tolist(),
+        "wall_s": round(wall, 1),
+    }
+
+
+def run_seeds(
+    seeds: list[int], cfg: dict[str, int], bench: Bench
+) -> list[dict[str, Any]]:
+    """Every method on every seed, one run each; one dict per seed."""
+    bench.plan({f"{seed}/{m}": cfg["steps"] for seed in seeds for m in METHODS})
+    for key in bench.todo():
+        seed, method = key.split("/")
+        bench.finish(key, run_method(int(seed), method, cfg, bench.step))
+    done = bench.results()
+    runs = []
+    for seed in seeds:
+        tasks, initial, _ = setup(seed, cfg)
+        base = test_losses(initial, tasks.x_test, tasks.y_test)
+        runs.append(
+            {
+                "initial_test_losses": base.tolist(),
+                **{m: done[f"{seed}/{m}"] for m in METHODS},
+            }
         )
-        epochs = _Epochs(batches, model, tasks.x_test, tasks.y_test)
-        t0 = time.perf_counter()
-        history = train_multitask(
-            model,
-            epochs,
-            [mse, mse],
-            steps=cfg["steps"],
-            optimizer=optimizer,
-            scalarizer=scalarizer,
-        )
-        wall = time.perf_counter() - t0
-        final = test_losses(model, tasks.x_test, tasks.y_test)
-        # test losses at the start of every epoch, then after the last step
-        ratios = np.array([*epochs.test_losses, final]) / base
-        epoch_steps = [len(batches) * e for e in range(len(epochs.test_losses))]
-        keep = _subsample(len(ratios))
-        steps = [*epoch_steps, cfg["steps"]]
-        w_every = max(1, cfg["steps"] // (N_POINTS - 1))
-        out[method] = {
-            "steps": [steps[i] for i in keep],
-            "test_ratio_per_task": np.round(ratios[keep], 5).tolist(),
-            "test_sum_ratio": np.round(ratios[keep].sum(axis=1), 5).tolist(),
-            "weight_steps": list(range(0, cfg["steps"], w_every)),
-            "weights": np.round(history.weights[::w_every], 5).tolist(),
-            "final_test_sum_ratio": round(float(ratios[-1].sum()), 5),
-            "final_test_ratio_per_task": np.round(ratios[-1], 5).tolist(),
-            "final_weights": np.round(history.weights[-1], 5).tolist(),
-            "final_train_losses": np.round(history.task_losses[-1], 5).tolist(),
-            "wall_s": round(wall, 1),
-        }
-    return out
+    return runs
 
 
 def claims(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -213,12 +241,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="seconds-long run")
     parser.add_argument("--out", type=Path, default=RESULT)
+    add_common_arguments(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
     cfg = SMOKE if args.smoke else FULL
     t0 = time.perf_counter()
     seeds = list(range(cfg["seeds"]))
-    runs = [run_seed(s, cfg) for s in seeds]
+    bench = Bench("gradnorm_tasks", args.out, resume=args.resume)
+    runs = run_seeds(seeds, cfg, bench)
     summary = {
         m: {
             "final_test_sum_ratio_mean": round(
@@ -258,10 +288,12 @@ def main() -> None:
             "threads": torch.get_num_threads(),
         },
     }
+    # compact: the traces make the indented file twice as large
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, separators=(",", ":")) + "\n")
     tmp.replace(args.out)
+    bench.close()
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import os
 import platform
 import time
@@ -35,6 +34,7 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from harness import Bench, add_common_arguments, write_json  # noqa: E402
 
 from mtlbook.data.glyphs import load_glyphs, standard_split  # noqa: E402
 from mtlbook.transfer import (  # noqa: E402
@@ -116,6 +116,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=4000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", type=Path, default=RESULT)
+    add_common_arguments(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
     start = time.perf_counter()
@@ -129,20 +130,42 @@ def main() -> None:
     def factory(generator: torch.Generator) -> torch.nn.Module:
         return make_mlp(sizes, generator)
 
-    base_a: list[float] = []
-    rows = layer_transfer(
-        factory,
-        data_a,
-        data_b,
-        steps=steps,
-        seeds=seeds,
-        train=functools.partial(train_classifier, **TRAINER),
-        inspect=lambda row, _: (
-            base_a.append(float(row["accuracy"]))
-            if row["condition"] == "baseA"
-            else None
-        ),
-    )
+    trainer = functools.partial(train_classifier, **TRAINER)
+
+    def train(*args: Any, **kwargs: Any) -> list[float]:
+        losses = trainer(*args, **kwargs)
+        bench.step(steps)
+        return losses
+
+    def run_seed(seed: int) -> dict[str, Any]:
+        """baseA, baseB and every condition at every cut, for one seed."""
+        base_a: list[float] = []
+        rows = layer_transfer(
+            factory,
+            data_a,
+            data_b,
+            steps=steps,
+            seeds=[seed],
+            train=train,
+            inspect=lambda row, _: (
+                base_a.append(float(row["accuracy"]))
+                if row["condition"] == "baseA"
+                else None
+            ),
+        )
+        rows = [{**r, "accuracy": float(r["accuracy"])} for r in rows]
+        return {"rows": rows, "base_a": base_a}
+
+    bench = Bench("layer_transfer_glyphs", args.out, resume=args.resume)
+    networks = 2 + len(HIDDEN) * len(CONDITIONS)  # baseA, baseB, n = 1..4
+    bench.plan({str(seed): networks * steps for seed in seeds})
+    for key in bench.todo():
+        bench.finish(key, run_seed(int(key)))
+    done = list(bench.results().values())
+    base_a = [a for run in done for a in run["base_a"]]
+    # layer_transfer's order over seeds: every baseB row first, then the rest
+    rows = [r for run in done for r in run["rows"] if r["condition"] == "baseB"]
+    rows += [r for run in done for r in run["rows"] if r["condition"] != "baseB"]
     rows = [{**r, "accuracy": round(float(r["accuracy"]), 4)} for r in rows]
     summary = [
         {**s, "mean": round(s["mean"], 4), "std": round(s["std"], 4)}
@@ -177,8 +200,8 @@ def main() -> None:
             "threads": torch.get_num_threads(),
         },
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    write_json(args.out, result)
+    bench.close()
 
 
 if __name__ == "__main__":

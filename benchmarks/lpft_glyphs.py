@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import os
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from harness import Bench, add_common_arguments, write_json  # noqa: E402
 from scipy.ndimage import rotate  # noqa: E402
 from torch import nn  # noqa: E402
 
@@ -87,7 +88,10 @@ def batches(
     return [(x[i], y[i]) for i in index]
 
 
-def run_seed(seed: int, *, pretrain_steps: int, steps: int) -> list[dict[str, Any]]:
+def run_seed(
+    seed: int, *, pretrain_steps: int, steps: int, progress: Callable[[int], None]
+) -> list[dict[str, Any]]:
+    """Pretrain one backbone, then LP, FT and LP-FT from it; one row per method."""
     glyphs, split = load_glyphs(), standard_split()
     char = glyphs.labels["char"].astype(np.int64)
     instance = glyphs.labels["instance"]
@@ -105,6 +109,7 @@ def run_seed(seed: int, *, pretrain_steps: int, steps: int) -> list[dict[str, An
         generator=gen,
         **PRETRAIN,
     )
+    progress(pretrain_steps)
     # the target task: new classes, few examples, an ID and a rotated test set
     rng = np.random.default_rng(seed)
     classes = np.sort(rng.choice(split["evaluation"], N_TARGET_CLASSES, replace=False))
@@ -134,6 +139,7 @@ def run_seed(seed: int, *, pretrain_steps: int, steps: int) -> list[dict[str, An
             fine_tune(net, head, data, ft_opt, steps=steps)
         else:
             lp_ft(net, head, data, probe_opt, ft_opt, probe_steps=steps, ft_steps=steps)
+        progress(2 * steps if method == "LP-FT" else steps)
         model = nn.Sequential(net, head)
         rows.append(
             {
@@ -211,16 +217,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="seconds-long run")
     parser.add_argument("--out", type=Path, default=RESULT)
+    add_common_arguments(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
     start = time.perf_counter()
     pretrain_steps, steps = (50, 20) if args.smoke else (4000, 600)
     seeds = [0] if args.smoke else [0, 1, 2]
-    rows = [
-        r
-        for s in seeds
-        for r in run_seed(s, pretrain_steps=pretrain_steps, steps=steps)
-    ]
+    bench = Bench("lpft_glyphs", args.out, resume=args.resume)
+    # pretraining, then LP, FT and LP-FT (two stages)
+    bench.plan({str(seed): pretrain_steps + 4 * steps for seed in seeds})
+    for key in bench.todo():
+        rows = run_seed(
+            int(key), pretrain_steps=pretrain_steps, steps=steps, progress=bench.step
+        )
+        bench.finish(key, rows)
+    rows = [row for seed_rows in bench.results().values() for row in seed_rows]
     summary = summarize(rows)
     result = {
         "smoke": args.smoke,
@@ -263,8 +274,8 @@ def main() -> None:
             "threads": torch.get_num_threads(),
         },
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    write_json(args.out, result)
+    bench.close()
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ change one choice at a time (head init, steps) to show which ones matter.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
@@ -31,6 +30,7 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from harness import Bench, add_common_arguments, write_json  # noqa: E402
 
 from mtlbook.data.transfer_toys import make_linear_toy  # noqa: E402
 from mtlbook.transfer.lpft_toy import METHODS, run_lpft_toy  # noqa: E402
@@ -47,8 +47,8 @@ VARIANTS = {
 }
 
 
-def run_variant(
-    seeds: list[int],
+def run_seed(
+    seed: int,
     *,
     n_train: int,
     lr: float,
@@ -56,30 +56,29 @@ def run_variant(
     head_std: float,
     steps: int,
 ) -> list[dict[str, Any]]:
-    """One row per (seed, method): relative ID and OOD test errors."""
+    """One row per method on the toy of ``seed``: relative ID and OOD test errors."""
+    toy = make_linear_toy(rng=np.random.default_rng([seed, 0]))
     rows = []
-    for seed in seeds:
-        toy = make_linear_toy(rng=np.random.default_rng([seed, 0]))
-        for method in METHODS:
-            result = run_lpft_toy(
-                toy,
-                n_train=n_train,
-                method=method,  # type: ignore[arg-type]
-                steps=steps,
-                lr=lr,
-                head_std=head_std,
-                n_test=n_test,
-                # the same training and test data for every method of a seed
-                rng=np.random.default_rng([seed, 1]),
-            )
-            rows.append(
-                {
-                    "seed": seed,
-                    "method": method,
-                    "id_rel_error": round(result["id_rel_error"], 6),
-                    "ood_rel_error": round(result["ood_rel_error"], 6),
-                }
-            )
+    for method in METHODS:
+        result = run_lpft_toy(
+            toy,
+            n_train=n_train,
+            method=method,  # type: ignore[arg-type]
+            steps=steps,
+            lr=lr,
+            head_std=head_std,
+            n_test=n_test,
+            # the same training and test data for every method of a seed
+            rng=np.random.default_rng([seed, 1]),
+        )
+        rows.append(
+            {
+                "seed": seed,
+                "method": method,
+                "id_rel_error": round(result["id_rel_error"], 6),
+                "ood_rel_error": round(result["ood_rel_error"], 6),
+            }
+        )
     return rows
 
 
@@ -125,15 +124,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="seconds-long run")
     parser.add_argument("--out", type=Path, default=RESULT)
+    add_common_arguments(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
     start = time.perf_counter()
     seeds = list(range(3 if args.smoke else 10))
     common = {"n_train": 100, "lr": 0.01, "n_test": 1000 if args.smoke else 5000}
     variants = {"main: zero head, 2000 steps": MAIN} if args.smoke else VARIANTS
+    bench = Bench("lpft_toy", args.out, resume=args.resume)
+    # LP is closed-form; FT and LP-FT take the gradient steps
+    runs = {
+        f"{name}/{seed}": 2 * v["steps"]
+        for name, v in variants.items()
+        for seed in seeds
+    }
+    bench.plan(runs)
+    for key in bench.todo():
+        name, seed = key.rsplit("/", 1)
+        bench.finish(key, run_seed(int(seed), **common, **variants[name]))
+    done = bench.results()
     results = {}
     for name, choice in variants.items():
-        rows = run_variant(seeds, **common, **choice)
+        rows = [r for seed in seeds for r in done[f"{name}/{seed}"]]
         results[name] = {"settings": choice, "summary": summarize(rows), "rows": rows}
     main_summary = results["main: zero head, 2000 steps"]["summary"]
     result = {
@@ -165,8 +177,8 @@ def main() -> None:
             "threads": 1,
         },
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    write_json(args.out, result)
+    bench.close()
 
 
 if __name__ == "__main__":

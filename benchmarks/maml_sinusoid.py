@@ -5,6 +5,11 @@ renders it. Run from the repository root::
 
     .venv/bin/python benchmarks/maml_sinusoid.py                 # full: 70,000
     .venv/bin/python benchmarks/maml_sinusoid.py --iterations 500 --out smoke.json
+    .venv/bin/python benchmarks/maml_sinusoid.py --resume      # after a kill
+
+Each of the three trainings saves its state every 5,000 iterations (model,
+Adam, meta-batch generator, loss log) to ``<out>.ckpt``; ``--resume`` continues
+from there and gives the same JSON, bit for bit, as a run never stopped.
 
 Protocol (the book's Protocols page): y = A·sin(x − φ), A ~ U[0.1, 5], φ ~ U[0, π],
 x ~ U[−5, 5]; a 1-40-40-1 ReLU MLP, MSE; meta-training on K = 10 support + 10
@@ -23,6 +28,7 @@ meta-trained on 5 + 5 points, the shot count it is tested with.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import platform
@@ -36,6 +42,7 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+from harness import Bench, add_common_arguments, write_json  # noqa: E402
 from torch import nn  # noqa: E402
 
 from mtlbook.meta import (  # noqa: E402
@@ -63,6 +70,8 @@ INIT_SEED = 0
 TRAIN_SEED = 1
 TEST_SEED = 2024
 LOG_EVERY = 1000
+STEP_EVERY = 100  # iterations per tick of the progress bar
+CHECKPOINT_EVERY = 5000  # iterations between saved states of a run
 PUBLISHED = {  # Finn et al. (2017), Appendix C.1, Table 2: 5-shot MSE
     "maml": {"1": 0.67, "5": 0.38, "10": 0.35},
     "pretrained": {"1": 2.41, "5": 2.23, "10": 2.19},
@@ -88,6 +97,9 @@ def train(
     meta_batch: int = META_BATCH,
     outer_lr: float = OUTER_LR,
     init: Callable[[nn.Module], None] | None = None,
+    bench: Bench | None = None,
+    key: str = "",
+    checkpoint_every: int = CHECKPOINT_EVERY,
     **options: Any,
 ) -> dict[str, Any]:
     """Adam on the meta-batch mean of fn; returns model, params, log and seconds.
@@ -95,32 +107,81 @@ def train(
     extra: more learnable tensors (Meta-SGD's rates), passed to fn as ``rates``.
     init: re-initialises the freshly built model in place (drawing from the
     global torch generator that ``mlp`` has just seeded).
+    bench, key: count the iterations on ``bench`` as run ``key``, save the
+    run's state every ``checkpoint_every`` iterations and continue from a
+    state an interrupted invocation saved.
     """
     dist = distribution or Sinusoid(k_support=K_TRAIN, k_query=K_TRAIN)
     model = mlp(init_seed)
     if init is not None:
         init(model)
     params = dict(model.named_parameters())
+    extra = extra or {}
     groups = [params] + ([extra] if extra else [])
     opt = torch.optim.Adam([t for g in groups for t in g.values()], lr=outer_lr)
     if extra:
         options = {**options, "rates": extra}
     generator = torch.Generator().manual_seed(train_seed)
-    log, running, start = [], 0.0, time.perf_counter()
-    for it in range(1, iterations + 1):
+    state = {"iteration": 0, "log": [], "running": 0.0, "seconds": 0.0}
+    saved = bench.load_state(key) if bench is not None else None
+    if saved is not None:
+        state = restore(saved, model, extra, opt, generator)
+    start = time.perf_counter() - state["seconds"]
+    for it in range(state["iteration"] + 1, iterations + 1):
         batch = dist.sample_batch(meta_batch, generator)
         loss = meta_loss(fn, model, params, batch, **options)
         opt.zero_grad(set_to_none=True)
         meta_backward(loss, *groups)
         opt.step()
-        running += loss.item()
+        state["running"] += loss.item()
         if it % LOG_EVERY == 0 or it == iterations:
             n = it % LOG_EVERY or LOG_EVERY
-            log.append({"iteration": it, "loss": running / n})
-            running = 0.0
-            print(f"{fn.__name__} {it:6d} loss {log[-1]['loss']:.4f}", flush=True)
+            state["log"].append({"iteration": it, "loss": state["running"] / n})
+            state["running"] = 0.0
+        if bench is not None and it % STEP_EVERY == 0:
+            bench.step(STEP_EVERY)
+        if bench is not None and it % checkpoint_every == 0 and it < iterations:
+            state.update(iteration=it, seconds=time.perf_counter() - start)
+            bench.save_state(key, snapshot(state, model, extra, opt, generator))
     seconds = time.perf_counter() - start
-    return {"model": model, "params": params, "log": log, "seconds": seconds}
+    return {"model": model, "params": params, "log": state["log"], "seconds": seconds}
+
+
+def snapshot(
+    state: dict[str, Any],
+    model: nn.Module,
+    extra: dict[str, torch.Tensor],
+    opt: torch.optim.Optimizer,
+    generator: torch.Generator,
+) -> dict[str, Any]:
+    """Everything a run needs to continue bit for bit: copies, not references."""
+    return copy.deepcopy(
+        {
+            **state,
+            "model": model.state_dict(),
+            "extra": {n: t.detach() for n, t in extra.items()},
+            "optimizer": opt.state_dict(),
+            "generator": generator.get_state(),
+        }
+    )
+
+
+def restore(
+    saved: dict[str, Any],
+    model: nn.Module,
+    extra: dict[str, torch.Tensor],
+    opt: torch.optim.Optimizer,
+    generator: torch.Generator,
+) -> dict[str, Any]:
+    """Load a ``snapshot`` in place; returns the loop's counters and log."""
+    model.load_state_dict(saved["model"])
+    with torch.no_grad():
+        for n, t in extra.items():
+            t.copy_(saved["extra"][n])
+    opt.load_state_dict(saved["optimizer"])
+    generator.set_state(saved["generator"])
+    keys = ("iteration", "log", "running", "seconds")
+    return {k: copy.deepcopy(saved[k]) for k in keys}
 
 
 def curve(
@@ -166,46 +227,61 @@ def environment() -> dict[str, Any]:
     }
 
 
+# The three runs, in training order: loss, extra options of ``train``.
+RUNS: dict[str, dict[str, Any]] = {
+    "maml": {"fn": maml_loss, "inner_lr": INNER_LR},
+    # Variant, not the protocol: meta-trained on 5 + 5 points, the shot count
+    # it is tested with (the protocol meta-trains on 10 + 10).
+    "maml_k5_train": {
+        "fn": maml_loss,
+        "inner_lr": INNER_LR,
+        "distribution": Sinusoid(k_support=K_TEST, k_query=K_TEST),
+    },
+    "pretrained": {"fn": joint_loss},
+}
+
+
+def run(key: str, iterations: int, bench: Bench, checkpoint_every: int) -> dict:
+    """Train one of RUNS and score it on the fixed test tasks."""
+    trained = train(
+        iterations=iterations,
+        init_seed=INIT_SEED,
+        train_seed=TRAIN_SEED,
+        loss_fn=F.mse_loss,
+        bench=bench,
+        key=key,
+        checkpoint_every=checkpoint_every,
+        **RUNS[key],
+    )
+    return {
+        "curve": curve(trained, test_tasks(), INNER_LR),
+        "log": trained["log"],
+        "seconds": trained["seconds"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=ITERATIONS)
+    parser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=CHECKPOINT_EVERY,
+        help="iterations between saved states of the run in progress",
+    )
     parser.add_argument("--out", type=Path, default=RESULT)
+    add_common_arguments(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
 
     start = time.perf_counter()
-    maml = train(
-        maml_loss,
-        args.iterations,
-        init_seed=INIT_SEED,
-        train_seed=TRAIN_SEED,
-        loss_fn=F.mse_loss,
-        inner_lr=INNER_LR,
-    )
-    # Variant, not the protocol: meta-trained on 5 + 5 points, the shot count
-    # it is tested with (the protocol meta-trains on 10 + 10).
-    maml_k5 = train(
-        maml_loss,
-        args.iterations,
-        init_seed=INIT_SEED,
-        train_seed=TRAIN_SEED,
-        distribution=Sinusoid(k_support=K_TEST, k_query=K_TEST),
-        loss_fn=F.mse_loss,
-        inner_lr=INNER_LR,
-    )
-    pre = train(
-        joint_loss,
-        args.iterations,
-        init_seed=INIT_SEED,
-        train_seed=TRAIN_SEED,
-        loss_fn=F.mse_loss,
-    )
-    tasks = test_tasks()
-    curves = {
-        "maml": curve(maml, tasks, INNER_LR),
-        "pretrained": curve(pre, tasks, INNER_LR),
-        "maml_k5_train": curve(maml_k5, tasks, INNER_LR),
-    }
+    bench = Bench("maml_sinusoid", args.out, resume=args.resume)
+    bench.plan({key: args.iterations for key in RUNS})
+    for key in bench.todo():
+        bench.finish(key, run(key, args.iterations, bench, args.checkpoint_every))
+    runs = bench.results()
+    order = ("maml", "pretrained", "maml_k5_train")
+    curves = {m: runs[m]["curve"] for m in order}
     at = {m: {str(s): curves[m]["mean"][s] for s in (1, 5, 10)} for m in curves}
     checks = {
         "maml_within_10pct_of_published": all(
@@ -251,21 +327,13 @@ def main() -> None:
         "at_steps": at,
         "published": PUBLISHED,
         "checks": checks,
-        "train_log": {
-            "maml": maml["log"],
-            "pretrained": pre["log"],
-            "maml_k5_train": maml_k5["log"],
-        },
-        "train_seconds": {
-            "maml": maml["seconds"],
-            "pretrained": pre["seconds"],
-            "maml_k5_train": maml_k5["seconds"],
-        },
+        "train_log": {m: runs[m]["log"] for m in order},
+        "train_seconds": {m: runs[m]["seconds"] for m in order},
         "wall_seconds": time.perf_counter() - start,
         "environment": environment(),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.out, result)
+    bench.close()
     print(json.dumps({"at_steps": at, "checks": checks}, indent=2))
 
 

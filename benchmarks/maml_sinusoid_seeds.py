@@ -19,6 +19,10 @@ thread each. Writes ``benchmarks/results/maml_sinusoid_seeds.json``::
 
     .venv/bin/python benchmarks/maml_sinusoid_seeds.py
     .venv/bin/python benchmarks/maml_sinusoid_seeds.py --iterations 300 --out s.json
+    .venv/bin/python benchmarks/maml_sinusoid_seeds.py --resume  # after a kill
+
+Each finished (variant, seed) run is checkpointed; ``--resume`` reruns only
+the unfinished ones.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import argparse
 import json
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +40,7 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+from harness import Bench, add_common_arguments, write_json  # noqa: E402
 from maml_sinusoid import (  # noqa: E402
     INNER_LR,
     ITERATIONS,
@@ -108,13 +113,20 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=ITERATIONS)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=RESULT)
+    add_common_arguments(parser)
     args = parser.parse_args()
 
     start = time.perf_counter()
-    jobs = [(v, s) for v in VARIANTS for s in SEEDS]
+    bench = Bench("maml_sinusoid_seeds", args.out, resume=args.resume)
+    bench.plan({f"{v}/{s}": args.iterations for v in VARIANTS for s in SEEDS})
     with ProcessPoolExecutor(args.workers) as pool:
-        futures = [pool.submit(run, v, s, args.iterations) for v, s in jobs]
-        rows = [f.result() for f in futures]
+        futures = {}
+        for key in bench.todo():
+            variant, seed = key.split("/")
+            futures[pool.submit(run, variant, int(seed), args.iterations)] = key
+        for future in as_completed(futures):
+            bench.finish(futures[future], future.result())
+    rows = list(bench.results().values())
 
     published = PUBLISHED["maml"]
     summary = {}
@@ -150,10 +162,8 @@ def main() -> None:
         "wall_seconds": round(time.perf_counter() - start, 1),
         "environment": environment(),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    tmp.replace(args.out)
+    write_json(args.out, result)
+    bench.close()
     print(json.dumps(summary, indent=2))
 
 

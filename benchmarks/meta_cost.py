@@ -5,6 +5,7 @@ it. Run from the repository root::
 
     .venv/bin/python benchmarks/meta_cost.py
     .venv/bin/python benchmarks/meta_cost.py --smoke --out smoke.json
+    .venv/bin/python benchmarks/meta_cost.py --resume     # after a kill
 
 One meta-step on the MAML sinusoid (1-40-40-1 ReLU MLP, meta-batch 25, K = 10
 support + 10 query points, inner SGD at α = 0.01) for 1, 2, 5, 10 and 20
@@ -41,6 +42,7 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+from harness import Bench, add_common_arguments, write_json  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
 from mtlbook.meta import (  # noqa: E402
@@ -139,23 +141,13 @@ def saved_bytes(
     return graph_bytes(loss)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="seconds-long run")
-    parser.add_argument("--out", type=Path, default=RESULT)
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    repeats = 3 if args.smoke else 25
+def median_seconds(
+    model: nn.Module, params: dict, batch: TaskBatch, repeats: int, bench: Bench
+) -> dict[str, float]:
+    """Median seconds of every (method, inner steps) pair, keyed "method/steps".
 
-    start = time.perf_counter()
-    model = mlp(INIT_SEED)
-    params = dict(model.named_parameters())
-    batch = Sinusoid(k_support=K, k_query=K).sample_batch(
-        META_BATCH, torch.Generator().manual_seed(DATA_SEED)
-    )
-    rows: dict[str, dict[str, list]] = {
-        m: {"seconds": [], "saved_bytes": []} for m in METHODS
-    }
+    The pairs are timed in interleaved rounds, one round per step on ``bench``.
+    """
     fns = {(m, s): meta_step(m, s, None) for s in STEPS for m in METHODS}
     for fn in fns.values():
         fn(model, params, batch)  # warm-up
@@ -168,11 +160,51 @@ def main() -> None:
             t0 = time.perf_counter()
             fns[key](model, params, batch)
             times[key].append(time.perf_counter() - t0)
-    for s in STEPS:
-        for m in METHODS:
-            rows[m]["seconds"].append(round(statistics.median(times[m, s]), 6))
-            rows[m]["saved_bytes"].append(saved_bytes(m, s, model, params, batch))
-        print(s, {m: rows[m]["seconds"][-1] for m in METHODS}, flush=True)
+        bench.step()
+    return {f"{m}/{s}": round(statistics.median(t), 6) for (m, s), t in times.items()}
+
+
+def graph_memory(model: nn.Module, params: dict, batch: TaskBatch) -> dict[str, int]:
+    """saved_bytes of every (method, inner steps) pair, keyed "method/steps"."""
+    return {
+        f"{m}/{s}": saved_bytes(m, s, model, params, batch)
+        for s in STEPS
+        for m in METHODS
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="seconds-long run")
+    parser.add_argument("--out", type=Path, default=RESULT)
+    add_common_arguments(parser)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    repeats = 3 if args.smoke else 25
+
+    start = time.perf_counter()
+    model = mlp(INIT_SEED)
+    params = dict(model.named_parameters())
+    batch = Sinusoid(k_support=K, k_query=K).sample_batch(
+        META_BATCH, torch.Generator().manual_seed(DATA_SEED)
+    )
+    bench = Bench("meta_cost", args.out, resume=args.resume)
+    # Two runs: the interleaved timings (one step per round) and the memory.
+    bench.plan({"time": repeats, "memory": 1})
+    for key in bench.todo():
+        if key == "time":
+            bench.finish(key, median_seconds(model, params, batch, repeats, bench))
+        else:
+            bench.finish(key, graph_memory(model, params, batch))
+    done = bench.results()
+    rows = {
+        m: {
+            "seconds": [done["time"][f"{m}/{s}"] for s in STEPS],
+            "saved_bytes": [done["memory"][f"{m}/{s}"] for s in STEPS],
+        }
+        for m in METHODS
+    }
+    print({m: rows[m]["seconds"] for m in METHODS}, flush=True)
 
     def growth(m: str, key: str) -> float:
         return round(rows[m][key][-1] / max(rows[m][key][0], 1), 3)
@@ -224,10 +256,8 @@ def main() -> None:
             "cpu": platform.processor() or platform.machine(),
         },
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=1) + "\n")
-    tmp.replace(args.out)
+    write_json(args.out, result)
+    bench.close()
     print(json.dumps({"methods": rows, "claims": claims}, indent=1))
 
 

@@ -5,6 +5,7 @@ renders it. Run from the repository root::
 
     .venv/bin/python benchmarks/meta_throughput.py
     .venv/bin/python benchmarks/meta_throughput.py --smoke --out smoke.json
+    .venv/bin/python benchmarks/meta_throughput.py --resume    # after a kill
 
 The step (issue 6): the MAML sinusoid, a 1-40-40-1 ReLU MLP, meta-batch 25,
 K = 10 support + 10 query points, one inner SGD step at α = 0.01, second-order
@@ -32,6 +33,7 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+from harness import Bench, add_common_arguments, write_json  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
 from mtlbook.meta import (  # noqa: E402
@@ -49,6 +51,7 @@ INNER_LR = 0.01
 INIT_SEED = 0
 DATA_SEED = 5
 TARGET_RATIO = 5.0
+THREADS = (1, 2)  # torch thread counts measured
 
 
 def mlp(seed: int) -> nn.Module:
@@ -87,8 +90,11 @@ def loop_step(model: nn.Module, params: dict, batch: TaskBatch) -> list[Tensor]:
     return list(torch.autograd.grad(loss, weights))
 
 
-def measure(threads: int, steps: int, warmup: int) -> dict[str, Any]:
-    """Interleaved timings at one torch thread count; meta-gradients compared."""
+def measure(threads: int, steps: int, warmup: int, bench: Bench) -> dict[str, Any]:
+    """Interleaved timings at one torch thread count; meta-gradients compared.
+
+    Counts one step on ``bench`` per meta-batch (warm-up included).
+    """
     torch.set_num_threads(threads)
     model = mlp(INIT_SEED)
     params = dict(model.named_parameters())
@@ -113,6 +119,7 @@ def measure(threads: int, steps: int, warmup: int) -> dict[str, Any]:
         for a, b in zip(grads["vectorised"], grads["loop"], strict=True):
             scale = b.abs().max().clamp_min(1e-12)
             worst = max(worst, ((a - b).abs().max() / scale).item())
+        bench.step()
     med = {n: statistics.median(t) for n, t in times.items()}
     return {
         "torch_threads": threads,
@@ -128,11 +135,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="seconds-long run")
     parser.add_argument("--out", type=Path, default=RESULT)
+    add_common_arguments(parser)
     args = parser.parse_args()
     steps, warmup = (10, 2) if args.smoke else (300, 20)
 
     start = time.perf_counter()
-    runs = [measure(threads, steps, warmup) for threads in (1, 2)]
+    bench = Bench("meta_throughput", args.out, resume=args.resume)
+    bench.plan({f"threads={t}": warmup + steps for t in THREADS})
+    for key in bench.todo():
+        threads = int(key.removeprefix("threads="))
+        bench.finish(key, measure(threads, steps, warmup, bench))
+    runs = list(bench.results().values())
     one = runs[0]
     claims = {
         "vectorised_at_least_5x_loop_1_thread": {
@@ -178,10 +191,8 @@ def main() -> None:
             "note": "the machine is shared; the ratio is the robust number",
         },
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    tmp.replace(args.out)
+    write_json(args.out, result)
+    bench.close()
     print(json.dumps({"runs": runs, "claims": claims}, indent=2))
 
 

@@ -5,6 +5,7 @@ renders it. Run from the repository root::
 
     .venv/bin/python benchmarks/metasgd_sinusoid.py              # full run
     .venv/bin/python benchmarks/metasgd_sinusoid.py --iterations 500 --out smoke.json
+    .venv/bin/python benchmarks/metasgd_sinusoid.py --resume   # after a kill
 
 Protocol: the MAML sinusoid and 1-40-40-1 ReLU MLP (Finn et al. 2017), 5-shot,
 ONE adaptation step, trained that way too: 5 support + 5 query points per
@@ -22,9 +23,11 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
+from harness import Bench, add_common_arguments, write_json
 from maml_sinusoid import (
     INIT_SEED,
     OUTER_LR,
@@ -70,48 +73,80 @@ def rate_summary(rates: dict[str, torch.Tensor]) -> dict[str, dict[str, float]]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iterations", type=int, default=ITERATIONS)
-    parser.add_argument("--out", type=Path, default=RESULT)
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-
-    start = time.perf_counter()
-    dist = Sinusoid(k_support=K_SHOT, k_query=K_SHOT)
-    common = {
+def common() -> dict[str, Any]:
+    """What both runs share: seeds, 5 + 5-point tasks, meta-batch, MSE."""
+    return {
         "init_seed": INIT_SEED,
         "train_seed": TRAIN_SEED,
-        "distribution": dist,
+        "distribution": Sinusoid(k_support=K_SHOT, k_query=K_SHOT),
         "meta_batch": META_BATCH,
         "loss_fn": F.mse_loss,
     }
+
+
+def run_metasgd(iterations: int, bench: Bench) -> dict[str, Any]:
+    """Meta-SGD trained, scored after one step and after repeated steps."""
     # The rates only need the parameters' names and shapes.
     rates = metasgd_rates(dict(mlp(INIT_SEED).named_parameters()), init=INNER_LR)
-    metasgd = train(metasgd_loss, args.iterations, extra=rates, **common)
-    maml = train(maml_loss, args.iterations, inner_lr=INNER_LR, **common)
+    trained = train(
+        metasgd_loss, iterations, extra=rates, bench=bench, key="metasgd", **common()
+    )
     tasks = test_tasks(K_SHOT)
     learned = {n: r.detach() for n, r in rates.items()}
-    curves = {
-        # Li et al. score one step; the learned rates are tuned for exactly
-        # one step, and repeating them diverges on some tasks (measured below).
-        "metasgd": curve(metasgd, tasks, learned, steps=1),
-        "maml": curve(maml, tasks, INNER_LR),
-    }
     repeated = adaptation_curve(
-        metasgd["model"],
-        metasgd["params"],
+        trained["model"],
+        trained["params"],
         tasks,
         loss_fn=F.mse_loss,
         inner_lr=learned,
         steps=TEST_STEPS,
     )
     ok = torch.isfinite(repeated) & (repeated < 1e6)
-    metasgd_repeated = {
-        "steps": list(range(TEST_STEPS + 1)),
-        "fraction_of_tasks_diverged": (~ok).float().mean(0).tolist(),
-        "median": repeated.nan_to_num(float("inf")).median(0).values.tolist(),
+    return {
+        # Li et al. score one step; the learned rates are tuned for exactly
+        # one step, and repeating them diverges on some tasks (measured here).
+        "curve": curve(trained, tasks, learned, steps=1),
+        "repeated_steps": {
+            "steps": list(range(TEST_STEPS + 1)),
+            "fraction_of_tasks_diverged": (~ok).float().mean(0).tolist(),
+            "median": repeated.nan_to_num(float("inf")).median(0).values.tolist(),
+        },
+        "learned_rates": rate_summary(learned),
+        "log": trained["log"],
+        "seconds": trained["seconds"],
     }
+
+
+def run_maml(iterations: int, bench: Bench) -> dict[str, Any]:
+    """MAML at the fixed rate, trained and scored on the same tasks."""
+    trained = train(
+        maml_loss, iterations, inner_lr=INNER_LR, bench=bench, key="maml", **common()
+    )
+    return {
+        "curve": curve(trained, test_tasks(K_SHOT), INNER_LR),
+        "log": trained["log"],
+        "seconds": trained["seconds"],
+    }
+
+
+RUNS = {"metasgd": run_metasgd, "maml": run_maml}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=ITERATIONS)
+    parser.add_argument("--out", type=Path, default=RESULT)
+    add_common_arguments(parser)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    start = time.perf_counter()
+    bench = Bench("metasgd_sinusoid", args.out, resume=args.resume)
+    bench.plan({key: args.iterations for key in RUNS})
+    for key in bench.todo():
+        bench.finish(key, RUNS[key](args.iterations, bench))
+    runs = bench.results()
+    curves = {m: runs[m]["curve"] for m in RUNS}
     one_step = {
         m: {"mean": c["mean"][1], "ci95": c["ci95"][1]} for m, c in curves.items()
     }
@@ -154,15 +189,15 @@ def main() -> None:
         "curves": curves,
         "published": PUBLISHED,
         "checks": checks,
-        "learned_rates": rate_summary(learned),
-        "metasgd_repeated_steps": metasgd_repeated,
-        "train_log": {"metasgd": metasgd["log"], "maml": maml["log"]},
-        "train_seconds": {"metasgd": metasgd["seconds"], "maml": maml["seconds"]},
+        "learned_rates": runs["metasgd"]["learned_rates"],
+        "metasgd_repeated_steps": runs["metasgd"]["repeated_steps"],
+        "train_log": {m: runs[m]["log"] for m in RUNS},
+        "train_seconds": {m: runs[m]["seconds"] for m in RUNS},
         "wall_seconds": time.perf_counter() - start,
         "environment": environment(),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.out, result)
+    bench.close()
     print(json.dumps({"one_step": one_step, "checks": checks}, indent=2))
 
 

@@ -33,6 +33,7 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+from harness import Bench, add_common_arguments, write_json  # noqa: E402
 from torch import nn  # noqa: E402
 
 from mtlbook.data.mtl_toys import mmoe_synthetic  # noqa: E402
@@ -112,16 +113,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="200 steps")
     parser.add_argument("--out", type=Path, default=RESULT)
+    add_common_arguments(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
     steps = 200 if args.smoke else STEPS
     start = time.perf_counter()
-    rows = [
-        run(kind, p, seed, steps)
-        for kind in ("shared_bottom", "mmoe")
-        for p in CORRELATIONS
-        for seed in SEEDS
-    ]
+    bench = Bench("mmoe_synthetic", args.out, resume=args.resume)
+    bench.plan(
+        {
+            f"{kind}/{p}/{seed}": steps
+            for kind in ("shared_bottom", "mmoe")
+            for p in CORRELATIONS
+            for seed in SEEDS
+        }
+    )
+    for key in bench.todo():
+        kind, p, seed = key.split("/")
+        bench.finish(key, run(kind, float(p), int(seed), steps))
+    rows = list(bench.results().values())
     summary: dict[str, dict[str, dict[str, float]]] = {}
     for kind in ("shared_bottom", "mmoe"):
         summary[kind] = {}
@@ -186,10 +195,8 @@ def main() -> None:
             "threads": torch.get_num_threads(),
         },
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    tmp.replace(args.out)
+    write_json(args.out, result)
+    bench.close()
     print(json.dumps({"summary": summary, "claims": result["claims"]}, indent=2))
 
 

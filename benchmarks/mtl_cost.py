@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import os
 import platform
 import time
@@ -37,6 +36,7 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from harness import Bench, add_common_arguments, write_json  # noqa: E402
 from torch import nn  # noqa: E402
 
 from mtlbook.multitask import (  # noqa: E402
@@ -180,35 +180,59 @@ def make_batches(K: int, rng: np.random.Generator) -> list:
     return batches
 
 
-def measure(
-    Ks: list[int], rounds: int, warmup: int, timed: int
-) -> dict[str, dict[str, list]]:
-    """Median seconds per step and backward passes, per method and K."""
-    rng = np.random.default_rng(SEED)
-    out: dict[str, dict[str, list]] = {
+def measure_K(
+    K: int, batches: list, orders: list, warmup: int, timed: int, bench: Bench
+) -> dict[str, Any]:
+    """Every method at one K, in rounds of the given orders: step times, passes."""
+    runs = {m: Run(m, K, SEED) for m in LABELS}
+    times: dict[str, list[tuple[float, float]]] = {m: [] for m in LABELS}
+    passes: dict[str, int] = {}
+    for order in orders:
+        for m in order:
+            # warmup + timed + 1 steps: the timed ones end at a batch draw
+            step_times, passes[m] = runs[m].steps(batches, warmup + timed + 1)
+            times[m].extend(step_times[warmup:])
+            bench.step(warmup + timed + 1)
+    return {
         m: {
-            "label": LABELS[m],
-            "seconds_per_step_median": [],
-            "wall_seconds_per_step_median": [],
-            "backward_passes": [],
+            "cpu": float(np.median([c for c, _ in times[m]])),
+            "wall": float(np.median([w for _, w in times[m]])),
+            "passes": passes[m],
         }
         for m in LABELS
     }
+
+
+def measure(
+    Ks: list[int], rounds: int, warmup: int, timed: int, bench: Bench
+) -> dict[str, dict[str, list]]:
+    """Median seconds per step and backward passes, per method and K.
+
+    One run of the benchmark is one K. Its data and round orders are drawn up
+    front, in the order the draws were always made, so a resumed invocation
+    measures the remaining Ks on the same batches in the same orders.
+    """
+    rng = np.random.default_rng(SEED)
+    schedule = {}
     for K in Ks:
         batches = make_batches(K, rng)
-        runs = {m: Run(m, K, SEED) for m in LABELS}
-        times: dict[str, list[tuple[float, float]]] = {m: [] for m in LABELS}
-        passes: dict[str, int] = {}
-        for _ in range(rounds):
-            for m in rng.permutation(list(LABELS)):
-                # warmup + timed + 1 steps: the timed ones end at a batch draw
-                step_times, passes[m] = runs[m].steps(batches, warmup + timed + 1)
-                times[m].extend(step_times[warmup:])
-        for m in LABELS:
-            cpu, wall = np.array(times[m]).T
-            out[m]["seconds_per_step_median"].append(float(np.median(cpu)))
-            out[m]["wall_seconds_per_step_median"].append(float(np.median(wall)))
-            out[m]["backward_passes"].append(passes[m])
+        orders = [list(rng.permutation(list(LABELS))) for _ in range(rounds)]
+        schedule[f"K={K}"] = (K, batches, orders)
+    per_round = len(LABELS) * (warmup + timed + 1)
+    bench.plan({key: rounds * per_round for key in schedule})
+    for key in bench.todo():
+        K, batches, orders = schedule[key]
+        bench.finish(key, measure_K(K, batches, orders, warmup, timed, bench))
+    done = bench.results()
+    out: dict[str, dict[str, list]] = {}
+    for m in LABELS:
+        at = [done[key][m] for key in schedule]
+        out[m] = {
+            "label": LABELS[m],
+            "seconds_per_step_median": [r["cpu"] for r in at],
+            "wall_seconds_per_step_median": [r["wall"] for r in at],
+            "backward_passes": [r["passes"] for r in at],
+        }
     for m in LABELS:
         ew = out["ew"]["seconds_per_step_median"]
         out[m]["ratio_to_ew"] = [
@@ -260,12 +284,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="seconds-long check")
     parser.add_argument("--out", type=Path, default=RESULT)
+    add_common_arguments(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
     Ks = [2, 10, 40]
     rounds, warmup, timed = (2, 1, 2) if args.smoke else (10, 1, 3)
     t0 = time.perf_counter()
-    methods = measure(Ks, rounds, warmup, timed)
+    bench = Bench("mtl_cost", args.out, resume=args.resume)
+    methods = measure(Ks, rounds, warmup, timed, bench)
     result = {
         "smoke": args.smoke,
         "settings": {
@@ -307,10 +333,8 @@ def main() -> None:
             "than seconds",
         },
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(rounded(result), indent=1) + "\n")
-    tmp.replace(args.out)
+    write_json(args.out, rounded(result))
+    bench.close()
 
 
 if __name__ == "__main__":

@@ -30,11 +30,9 @@ averaged. One torch thread.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import platform
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -46,6 +44,7 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from harness import Bench, add_common_arguments, write_json  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
 from mtlbook.data.glyph_attributes import glyph_attribute_tasks  # noqa: E402
@@ -288,33 +287,45 @@ def static_candidates(K: int) -> Tensor:
     return torch.stack(rows)
 
 
-def run_dataset(data: Dataset, seeds: list[int], epochs: int) -> dict[str, Any]:
-    """Every method and the baselines on one dataset, per seed; then mean ± std."""
+def run_seed(data: Dataset, seed: int, epochs: int) -> dict[str, Any]:
+    """The baselines and every method on one dataset for one seed."""
     K = len(data.tasks)
-    baselines = []
-    per_method: dict[str, list[dict[str, Any]]] = {m: [] for m in LABELS}
-    chosen = []
-    for seed in seeds:
-        baselines.append(train_baselines(data, seed, epochs))
-        for name in LABELS:
-            if name == "static":
-                runs: list[dict[str, Any]] = []
+    out: dict[str, Any] = {
+        "baseline": train_baselines(data, seed, epochs).tolist(),
+        "methods": {},
+    }
+    for name in LABELS:
+        if name == "static":
+            runs: list[dict[str, Any]] = []
 
-                def validation_loss(w: Tensor, seed: int = seed, runs: list = runs):
-                    runs.append(train_method(data, "static", seed, epochs, static=w))
-                    return runs[-1]["val_loss"]
+            def validation_loss(w: Tensor, runs: list = runs) -> float:
+                runs.append(train_method(data, "static", seed, epochs, static=w))
+                return runs[-1]["val_loss"]
 
-                best, scores = select_static_weights(
-                    static_candidates(K), validation_loss
-                )
-                index = int(torch.argmin(scores))
-                per_method[name].append(runs[index])
-                chosen.append(best.weights.tolist())
-            else:
-                per_method[name].append(train_method(data, name, seed, epochs))
-            print(
-                f"{data.tasks[0]}: seed {seed} {name} done", file=sys.stderr, flush=True
-            )
+            best, scores = select_static_weights(static_candidates(K), validation_loss)
+            result = runs[int(torch.argmin(scores))]
+            out["chosen"] = best.weights.tolist()
+        else:
+            result = train_method(data, name, seed, epochs)
+        out["methods"][name] = {**result, "test": np.asarray(result["test"]).tolist()}
+    return out
+
+
+def steps_per_seed(data: Dataset, epochs: int) -> int:
+    """Training steps of one seed: K baselines, K + 1 static candidates, the rest."""
+    K = len(data.tasks)
+    networks = K + (K + 1) + (len(LABELS) - 1)
+    return networks * epochs * math.ceil(len(data.splits["train"][0]) / BATCH)
+
+
+def run_dataset(
+    data: Dataset, runs: list[dict[str, Any]], seeds: list[int]
+) -> dict[str, Any]:
+    """Mean ± std over seeds of every method's results on one dataset."""
+    K = len(data.tasks)
+    baselines = [r["baseline"] for r in runs]
+    per_method = {m: [r["methods"][m] for r in runs] for m in LABELS}
+    chosen = [r["chosen"] for r in runs]
     base = np.stack(baselines)  # (seeds, K)
     methods = {}
     for name, runs in per_method.items():
@@ -405,6 +416,7 @@ def main() -> None:
     parser.add_argument("--epochs-digits", type=int, default=15)
     parser.add_argument("--epochs-glyphs", type=int, default=30)
     parser.add_argument("--out", type=Path, default=RESULT)
+    add_common_arguments(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
     seeds = [0] if args.smoke else [0, 1, 2]
@@ -436,8 +448,22 @@ def main() -> None:
         "multidigits": lambda: multidigits(pairs_per_image=2),
         "glyph_attributes": lambda: glyph_attributes(n_classes=50),
     }
+    bench = Bench("mtl_table", args.out, resume=args.resume)
+    data = {key: build() for key, build in builders.items()}
+    bench.plan(
+        {
+            f"{key}/{seed}": steps_per_seed(data[key], epochs[key])
+            for key in builders
+            for seed in seeds
+        }
+    )
+    for run in bench.todo():
+        key, seed = run.split("/")
+        bench.finish(run, run_seed(data[key], int(seed), epochs[key]))
+    done = bench.results()
     datasets = {
-        key: run_dataset(build(), seeds, epochs[key]) for key, build in builders.items()
+        key: run_dataset(data[key], [done[f"{key}/{s}"] for s in seeds], seeds)
+        for key in builders
     }
     result = {
         "smoke": args.smoke,
@@ -454,10 +480,8 @@ def main() -> None:
             "note": "2 cores shared with other jobs; seconds are indicative",
         },
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(rounded(result), indent=1, ensure_ascii=False) + "\n")
-    tmp.replace(args.out)
+    write_json(args.out, rounded(result))
+    bench.close()
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ import math
 import os
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = "1"  # one core: set before torch starts
 
 import torch  # noqa: E402
+from harness import Bench, add_common_arguments  # noqa: E402
 
 from mtlbook.data.mtl_toys import (  # noqa: E402
     BALANCED_LOSS,
@@ -63,6 +65,7 @@ RESULT = Path(__file__).parent / "results" / "mtl_toy.json"
 DTYPE = torch.float64
 LR = 1e-3
 EVERY = 500  # trajectory subsampling (steps)
+PROGRESS_EVERY = 1000  # steps between two moves of the progress bar
 FRONT_TOL = 0.05  # |θ2 − PARETO_THETA2| < FRONT_TOL and θ1 in PARETO_THETA1_RANGE
 SET_TOL = 0.01  # |θ2 − θ2*(θ1)| < SET_TOL: on the computed Pareto set
 BALANCED_TOL = 0.01
@@ -109,6 +112,7 @@ def run_two_objective(
     methods: tuple[str, ...],
     steps: int,
     scale: float,
+    progress: Callable[[int], None],
 ) -> dict[str, Any]:
     """All (method, start) runs at once; returns trajectories and final points."""
     rows = [(m, i) for m in methods for i in range(len(starts))]
@@ -161,6 +165,8 @@ def run_two_objective(
                 after = two_objective_losses(theta, scale=scale)
             for r in famo_rows:
                 runners[r].after_step(after[r])
+        if (step + 1) % PROGRESS_EVERY == 0:
+            progress(PROGRESS_EVERY)
     with torch.no_grad():
         final_losses = two_objective_losses(theta, scale=scale)
     record(final_losses)
@@ -229,7 +235,7 @@ def annotate(part: dict[str, Any]) -> dict[str, Any]:
     return part
 
 
-def run_pcgrad_toy(steps: int) -> dict[str, Any]:
+def run_pcgrad_toy(steps: int, progress: Callable[[int], None]) -> dict[str, Any]:
     """Adam on L1 + L2 vs PCGrad + Adam, from the PCGrad toy's start."""
     theta = torch.tensor([PCGRAD_TOY_START] * 2, dtype=DTYPE, requires_grad=True)
     optimizer = torch.optim.Adam([theta], lr=LR)
@@ -250,6 +256,8 @@ def run_pcgrad_toy(steps: int) -> dict[str, Any]:
         direction[1] = pcgrad(torch.stack([g1[1], g2[1]]))
         theta.grad = direction
         optimizer.step()
+        if (step + 1) % PROGRESS_EVERY == 0:
+            progress(PROGRESS_EVERY)
     with torch.no_grad():
         final = pcgrad_toy_losses(theta)
     out: dict[str, Any] = {"wall_s": round(time.perf_counter() - t0, 1)}
@@ -435,6 +443,29 @@ def rounded_trajectories(node: Any, digits: int = 6) -> Any:
     return node
 
 
+def run_parts(args: argparse.Namespace, bench: Bench) -> dict[str, Any]:
+    """The parts asked for, one run each (every method and start at once)."""
+    steps = {
+        "unscaled": args.steps,
+        "scaled": args.scaled_steps,
+        "pcgrad_toy": args.pcgrad_steps,
+    }
+    bench.plan({k: n for k, n in steps.items() if args.part in ("all", k)})
+    for key in bench.todo():
+        if key == "unscaled":
+            part = run_two_objective(
+                TWO_OBJECTIVE_STARTS, METHODS, args.steps, 1.0, bench.step
+            )
+        elif key == "scaled":
+            part = run_two_objective(
+                TWO_OBJECTIVE_SCALED_STARTS, METHODS, args.scaled_steps, 0.1, bench.step
+            )
+        else:
+            part = run_pcgrad_toy(args.pcgrad_steps, bench.step)
+        bench.finish(key, part)
+    return bench.results()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=100_000)
@@ -448,6 +479,7 @@ def main() -> None:
     )
     parser.add_argument("--merge", type=Path, nargs="+", help="part JSONs to merge")
     parser.add_argument("--out", type=Path, default=RESULT)
+    add_common_arguments(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
     t0 = time.perf_counter()
@@ -471,18 +503,16 @@ def main() -> None:
         result["parts_run_in_parallel"] = len(parts) > 1
     else:
         result = {"settings": settings(args), "criteria": CRITERIA}
-        if args.part in ("all", "unscaled"):
-            unscaled = run_two_objective(TWO_OBJECTIVE_STARTS, METHODS, args.steps, 1.0)
-            result["claims"] = claims(unscaled, args.steps)
-            result["unscaled"] = unscaled
-        if args.part in ("all", "scaled"):
-            scaled = run_two_objective(
-                TWO_OBJECTIVE_SCALED_STARTS, METHODS, args.scaled_steps, 0.1
-            )
-            result["scaled_summary"] = scaled_summary(scaled)
-            result["scaled"] = scaled
-        if args.part in ("all", "pcgrad_toy"):
-            result["pcgrad_toy"] = run_pcgrad_toy(args.pcgrad_steps)
+        bench = Bench("mtl_toy", args.out, resume=args.resume)
+        parts = run_parts(args, bench)
+        if "unscaled" in parts:
+            result["claims"] = claims(parts["unscaled"], args.steps)
+            result["unscaled"] = parts["unscaled"]
+        if "scaled" in parts:
+            result["scaled_summary"] = scaled_summary(parts["scaled"])
+            result["scaled"] = parts["scaled"]
+        if "pcgrad_toy" in parts:
+            result["pcgrad_toy"] = parts["pcgrad_toy"]
             result["pcgrad_toy_summary"] = pcgrad_summary(result["pcgrad_toy"])
         result["part_wall_s"] = round(time.perf_counter() - t0, 1)
         result["wall_time_s"] = result["part_wall_s"]
@@ -495,7 +525,12 @@ def main() -> None:
         }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result = rounded_trajectories(result)
-    args.out.write_text(json.dumps(result, separators=(",", ":")) + "\n")
+    # compact, written atomically: the trajectories make an indented file 2.6x larger
+    tmp = args.out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, separators=(",", ":")) + "\n")
+    tmp.replace(args.out)
+    if not args.merge:
+        bench.close()
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ renders it as one table and one figure. Run from the repository root::
 
     .venv/bin/python benchmarks/sinusoid_methods.py
     .venv/bin/python benchmarks/sinusoid_methods.py --smoke --out smoke.json
+    .venv/bin/python benchmarks/sinusoid_methods.py --resume   # after a kill
 
 Protocol: Finn et al. (2017) Table 2, as in ``maml_sinusoid.py`` (same model,
 seeds, meta-batches and test tasks) but with ``ITERATIONS`` meta-iterations for
@@ -41,9 +42,11 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from harness import Bench, add_common_arguments, write_json
 from maml_sinusoid import (
     INIT_SEED,
     OUTER_LR,
+    STEP_EVERY,
     TEST_STEPS,
     TRAIN_SEED,
     environment,
@@ -126,7 +129,7 @@ def curve(run: dict[str, Any], tasks: TaskBatch, lr: Any, **kw: Any) -> torch.Te
     )
 
 
-def train_reptile(iterations: int) -> dict[str, Any]:
+def train_reptile(iterations: int, bench: Bench) -> dict[str, Any]:
     """Reptile on the same meta-batches; Adam steps along mean(θ − W)."""
     dist = Sinusoid(k_support=K_TRAIN, k_query=K_TRAIN)
     model = mlp(INIT_SEED)
@@ -157,7 +160,8 @@ def train_reptile(iterations: int) -> dict[str, Any]:
         if it % LOG_EVERY == 0 or it == iterations:
             size = sum(d.square().sum() for d in direction.values()).sqrt()
             log.append({"iteration": it, "direction_norm": r(size.item())})
-            print(f"reptile {it:6d} |direction| {size.item():.5f}", flush=True)
+        if it % STEP_EVERY == 0:
+            bench.step(STEP_EVERY)
     return {
         "model": model,
         "params": params,
@@ -166,7 +170,7 @@ def train_reptile(iterations: int) -> dict[str, Any]:
     }
 
 
-def train_cnp(iterations: int) -> dict[str, Any]:
+def train_cnp(iterations: int, bench: Bench) -> dict[str, Any]:
     """The CNP trained like the others (Adam, same meta-batches), no inner loop."""
     torch.manual_seed(INIT_SEED)
     model = ConditionalNeuralProcess(width=CNP_WIDTH)
@@ -185,7 +189,8 @@ def train_cnp(iterations: int) -> dict[str, Any]:
             n = it % LOG_EVERY or LOG_EVERY
             log.append({"iteration": it, "loss": r(running / n)})
             running = 0.0
-            print(f"cnp {it:6d} nll {log[-1]['loss']:.4f}", flush=True)
+        if it % STEP_EVERY == 0:
+            bench.step(STEP_EVERY)
     return {
         "model": model,
         "params": params,
@@ -200,53 +205,69 @@ def cnp_mse(model: Any, params: Any, task: Any) -> torch.Tensor:
     return F.mse_loss(mean, task.y_query)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="200 iterations")
-    parser.add_argument("--out", type=Path, default=RESULT)
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    iterations = 200 if args.smoke else ITERATIONS
+def in_head(name: str) -> bool:
+    """ANIL's adapted parameters: the last layer's."""
+    return name.startswith(HEAD + ".")
 
-    start = time.perf_counter()
-    common = {"init_seed": INIT_SEED, "train_seed": TRAIN_SEED}
-    mse = {"loss_fn": F.mse_loss}
-    tasks = test_tasks()
-    runs, raw = {}, {}
 
-    runs["maml"] = train(maml_loss, iterations, inner_lr=ALPHA, **common, **mse)
-    raw["maml"] = curve(runs["maml"], tasks, ALPHA)
-    runs["fomaml"] = train(fomaml_loss, iterations, inner_lr=ALPHA, **common, **mse)
-    raw["fomaml"] = curve(runs["fomaml"], tasks, ALPHA)
-    runs["anil"] = train(
-        anil_loss, iterations, inner_lr=ALPHA, head=HEAD, **common, **mse
-    )
-    in_head = lambda name: name.startswith(HEAD + ".")  # noqa: E731
-    raw["anil"] = curve(runs["anil"], tasks, ALPHA, adapts=in_head)
-    rates = metasgd_rates(dict(mlp(INIT_SEED).named_parameters()), init=ALPHA)
-    runs["metasgd"] = train(metasgd_loss, iterations, extra=rates, **common, **mse)
-    learned = {n: v.detach() for n, v in rates.items()}
-    raw["metasgd"] = curve(runs["metasgd"], tasks, learned)
-    runs["reptile"] = train_reptile(iterations)
-    raw["reptile"] = curve(runs["reptile"], tasks, ALPHA)
-    runs["pretrained"] = train(joint_loss, iterations, **common, **mse)
-    raw["pretrained"] = curve(runs["pretrained"], tasks, ALPHA)
-    runs["cnp"] = train_cnp(iterations)
-    cnp_scores = score_tasks(
-        cnp_mse, runs["cnp"]["model"], runs["cnp"]["params"], tasks
-    )
-
-    curves = {m: summarise(v) for m, v in raw.items()}
-    cnp_est = mean_ci(cnp_scores)
-    cnp = {
-        "mean": r(cnp_est.mean),
-        "ci95": r(cnp_est.half_width),
-        "median": r(cnp_scores.median().item()),
-        "max": r(cnp_scores.max().item()),
+def scored(trained: dict[str, Any], mse: torch.Tensor) -> dict[str, Any]:
+    """A run's result: its summarised curve, training log and seconds."""
+    return {
+        "curve": summarise(mse),
+        "log": trained["log"],
+        "seconds": trained["seconds"],
     }
+
+
+# Methods trained by maml_sinusoid.train: meta-loss and its options.
+GRADIENT_RUNS: dict[str, tuple[Any, dict[str, Any]]] = {
+    "maml": (maml_loss, {"inner_lr": ALPHA}),
+    "fomaml": (fomaml_loss, {"inner_lr": ALPHA}),
+    "anil": (anil_loss, {"inner_lr": ALPHA, "head": HEAD}),
+    "pretrained": (joint_loss, {}),
+}
+
+
+def run_gradient(key: str, iterations: int, bench: Bench) -> dict[str, Any]:
+    """MAML, first-order MAML, ANIL or pretrained: trained, then the curve at α."""
+    fn, options = GRADIENT_RUNS[key]
+    trained = train(
+        fn,
+        iterations,
+        init_seed=INIT_SEED,
+        train_seed=TRAIN_SEED,
+        loss_fn=F.mse_loss,
+        bench=bench,
+        key=key,
+        **options,
+    )
+    test = {"adapts": in_head} if key == "anil" else {}
+    return scored(trained, curve(trained, test_tasks(), ALPHA, **test))
+
+
+def run_metasgd(key: str, iterations: int, bench: Bench) -> dict[str, Any]:
+    """Meta-SGD; its curve repeats the learned step. Also its rates' summary."""
+    rates = metasgd_rates(dict(mlp(INIT_SEED).named_parameters()), init=ALPHA)
+    trained = train(
+        metasgd_loss,
+        iterations,
+        extra=rates,
+        init_seed=INIT_SEED,
+        train_seed=TRAIN_SEED,
+        loss_fn=F.mse_loss,
+        bench=bench,
+        key=key,
+    )
+    learned = {n: v.detach() for n, v in rates.items()}
+    result = scored(trained, curve(trained, test_tasks(), learned))
+    return result | {"rates": rates_summary(learned)}
+
+
+def rates_summary(learned: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """Per-tensor statistics and a 40-bin histogram of Meta-SGD's rates."""
     all_rates = torch.cat([v.flatten() for v in learned.values()])
     counts, edges = torch.histogram(all_rates.double(), bins=40)
-    metasgd_rates_summary = {
+    return {
         "per_tensor": {
             n: {
                 "mean": r(v.mean().item()),
@@ -262,6 +283,59 @@ def main() -> None:
         },
         "fraction_negative": r((all_rates < 0).float().mean().item()),
     }
+
+
+def run_reptile(key: str, iterations: int, bench: Bench) -> dict[str, Any]:
+    trained = train_reptile(iterations, bench)
+    return scored(trained, curve(trained, test_tasks(), ALPHA))
+
+
+def run_cnp(key: str, iterations: int, bench: Bench) -> dict[str, Any]:
+    """The CNP takes no gradient steps: one MSE per test task."""
+    trained = train_cnp(iterations, bench)
+    scores = score_tasks(cnp_mse, trained["model"], trained["params"], test_tasks())
+    est = mean_ci(scores)
+    return {
+        "cnp": {
+            "mean": r(est.mean),
+            "ci95": r(est.half_width),
+            "median": r(scores.median().item()),
+            "max": r(scores.max().item()),
+        },
+        "log": trained["log"],
+        "seconds": trained["seconds"],
+    }
+
+
+RUNS = {
+    "maml": run_gradient,
+    "fomaml": run_gradient,
+    "anil": run_gradient,
+    "metasgd": run_metasgd,
+    "reptile": run_reptile,
+    "pretrained": run_gradient,
+    "cnp": run_cnp,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="200 iterations")
+    parser.add_argument("--out", type=Path, default=RESULT)
+    add_common_arguments(parser)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    iterations = 200 if args.smoke else ITERATIONS
+
+    start = time.perf_counter()
+    bench = Bench("sinusoid_methods", args.out, resume=args.resume)
+    bench.plan({key: iterations for key in RUNS})
+    for key in bench.todo():
+        bench.finish(key, RUNS[key](key, iterations, bench))
+    runs = bench.results()
+    curves = {m: run["curve"] for m, run in runs.items() if m != "cnp"}
+    cnp = runs["cnp"]["cnp"]
+    metasgd_rates_summary = runs["metasgd"]["rates"]
 
     # The exact Table 2 protocol (70,000 iterations) for reference.
     ref = json.loads(MAML_RESULT.read_text()) if MAML_RESULT.exists() else None
@@ -382,10 +456,8 @@ def main() -> None:
     for log in result["train_log"].values():
         for row in log:
             row.update({k: r(v) for k, v in row.items() if isinstance(v, float)})
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=1) + "\n")
-    tmp.replace(args.out)
+    write_json(args.out, result)
+    bench.close()
     print(json.dumps({"claims": claims, "cnp": cnp}, indent=1))
 
 
