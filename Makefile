@@ -40,6 +40,7 @@ $(STAMP): requirements.txt pyproject.toml
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy mtlbook
 
 unit: $(STAMP)
 	$(BIN)/pytest -q tests

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Collection, Sized
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -314,7 +315,10 @@ def _check_float_dtype(name: str, dtype: torch.dtype) -> None:
 # --- appended for mtlbook.data ----------------------------------------------
 
 
-def check_instance(name: str, value: object, cls: type, fix: str) -> object:
+_T = TypeVar("_T")
+
+
+def check_instance(name: str, value: object, cls: type[_T], fix: str) -> _T:
     """Return ``value`` if it is a ``cls``; else a TypeError ending with ``fix``."""
     if not isinstance(value, cls):
         raise TypeError(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -44,7 +45,7 @@ def use_style() -> None:
             "grid.alpha": 0.3,
             "axes.spines.top": False,
             "axes.spines.right": False,
-            "axes.prop_cycle": mpl.cycler(color=PALETTE),
+            "axes.prop_cycle": mpl.cycler(color=PALETTE),  # type: ignore[attr-defined]
             "legend.frameon": False,
             "lines.linewidth": 1.8,
             "image.cmap": "viridis",
@@ -198,3 +199,74 @@ def _check_limits(name: str, value: object) -> None:
         raise ValueError(
             f"{name}={tuple(value)} must have low < high; swap the two ends"
         )
+
+
+# --- layer transfer (Yosinski et al. 2014) ---------------------------------
+
+
+#: Colours and markers of :func:`plot_layer_transfer`, after Yosinski et al.
+#: Fig. 2 (Okabe–Ito palette); also ``mtlbook.transfer.layer_transfer.STYLES``.
+LAYER_TRANSFER_STYLES: dict[str, dict[str, object]] = {
+    "baseB": {"color": PALETTE[7], "marker": "o", "mfc": "white"},
+    "BnB": {"color": PALETTE[0], "marker": "o"},
+    "BnB+": {"color": PALETTE[5], "marker": "s"},
+    "AnB": {"color": PALETTE[1], "marker": "D"},
+    "AnB+": {"color": PALETTE[3], "marker": "^"},
+    "random": {"color": "0.55", "marker": "x"},
+}
+
+
+def plot_layer_transfer(
+    ax: plt.Axes,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    title: str = "Layer transfer",
+) -> plt.Axes:
+    """Yosinski et al.'s Fig. 2: accuracy on B against the cut depth n.
+
+    rows: the rows of :func:`mtlbook.transfer.layer_transfer.layer_transfer`
+    ({"condition", "n", "seed", "accuracy"}). One small dot per seed, a line
+    through the means of each condition, and baseB as a dashed horizontal
+    reference.
+    """
+    # Imported on call: mtlbook.plot itself loads no torch.
+    from mtlbook.transfer.layer_transfer import CONDITIONS, summarize
+
+    _check_axes(ax)
+    rows = list(rows)
+    summary: Sequence[Mapping[str, Any]] = summarize(rows)
+    conditions = [
+        c for c in ("baseB", *CONDITIONS) if any(r["condition"] == c for r in rows)
+    ]
+    offsets = np.linspace(-0.15, 0.15, len(conditions))
+    for offset, condition in zip(offsets, conditions, strict=True):
+        style = LAYER_TRANSFER_STYLES[condition]
+        points = [r for r in rows if r["condition"] == condition]
+        ax.scatter(
+            [float(r["n"]) + offset for r in points],
+            [float(r["accuracy"]) for r in points],
+            s=10,
+            color=style["color"],
+            alpha=0.45,
+            linewidths=0,
+        )
+        means = [s for s in summary if s["condition"] == condition]
+        ax.plot(
+            [float(s["n"]) for s in means],
+            [float(s["mean"]) for s in means],
+            label=condition,
+            color=style["color"],
+            marker=style["marker"],
+            markerfacecolor=style.get("mfc", style["color"]),
+        )
+        if condition == "baseB":
+            ax.axhline(float(means[0]["mean"]), color=style["color"], ls="--", lw=1)
+    ns = sorted({int(r["n"]) for r in rows})
+    ax.set_xticks(ns)
+    ax.set(
+        title=title,
+        xlabel="layer n at which the network is chopped",
+        ylabel="top-1 test accuracy on B",
+    )
+    ax.legend(fontsize="small", ncol=2)
+    return ax

@@ -184,7 +184,7 @@ def test_episodes_are_reproducible() -> None:
 
 def test_impossible_episodes_are_refused() -> None:
     x, y = labelled(n_classes=4, per_class=3)
-    with pytest.raises(ValueError, match="n_way=5 but the split has only 4 classes"):
+    with pytest.raises(ValueError, match="n_way=5 but only 4 classes are available"):
         FewShotEpisodes(x, y, n_way=5, k_shot=1, n_query=1)
     with pytest.raises(ValueError, match="fewer than k_shot \\+ n_query = 4"):
         FewShotEpisodes(x, y, n_way=2, k_shot=2, n_query=2)

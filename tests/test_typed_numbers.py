@@ -32,7 +32,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 ALLOWLIST = Path(__file__).with_name("typed_numbers_allowlist.json")
 PAGES = sorted(
-    [*ROOT.glob("chapters/*.ipynb"), *ROOT.glob("book/*.ipynb"), *ROOT.glob("book/*.md")]
+    [
+        *ROOT.glob("chapters/*.ipynb"),
+        *ROOT.glob("book/*.ipynb"),
+        *ROOT.glob("book/*.md"),
+    ]
 )
 EXEMPT_PAGES = {"book/protocols.md", "book/api.md"}
 

@@ -72,7 +72,7 @@ def save_arrays(path: Path, arrays: Mapping[str, np.ndarray]) -> bool:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            np.savez(f, **arrays)  # type: ignore[arg-type]  # (stub: allow_pickle)
         # mkstemp creates the file 0600; give it what the umask allows instead.
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)

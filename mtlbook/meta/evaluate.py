@@ -11,13 +11,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from mtlbook._validate import check_int, check_real, check_tensor
+from mtlbook._validate import check_int, check_real
 from mtlbook.meta.inner import (
     BatchNormPolicy,
     LossFn,
@@ -30,6 +30,10 @@ from mtlbook.meta.inner import (
     map_tasks,
 )
 from mtlbook.meta.tasks import Task, TaskBatch, TaskDistribution
+
+# The package's one classification metric, re-exported: accuracy(logits, labels)
+# -> () fraction of rows whose arg-max is the label (shape-checked, vmap-safe).
+from mtlbook.metrics import accuracy
 
 __all__ = [
     "Estimate",
@@ -88,26 +92,6 @@ def fixed_tasks(distribution: TaskDistribution, n_tasks: int, seed: int) -> Task
     return distribution.sample_batch(n_tasks, generator)
 
 
-def accuracy(logits: Tensor, labels: Tensor) -> Tensor:
-    """Fraction of rows whose arg-max is the label: (). logits: (n, classes).
-
-    labels: (n,) integer class ids. Shapes and dtypes only are checked: this
-    runs per task under vmap.
-    """
-    check_tensor("logits", logits, ndim=2)
-    check_tensor("labels", labels)
-    if labels.shape != logits.shape[:1]:
-        raise ValueError(
-            f"labels has shape {tuple(labels.shape)}, expected ({logits.shape[0]},): "
-            "one class id per row of logits (flatten a column with labels[:, 0])"
-        )
-    if labels.is_floating_point() or labels.dtype == torch.bool:
-        raise TypeError(
-            f"labels must hold integer class ids, got {labels.dtype}; use labels.long()"
-        )
-    return (logits.argmax(dim=-1) == labels).to(logits.dtype).mean()
-
-
 def _curve(
     model: nn.Module,
     params: Params,
@@ -131,7 +115,7 @@ def _curve(
                 task.x_support,
                 task.y_support,
                 loss_fn=loss_fn,
-                lr=inner_lr[step - 1] if per_step else inner_lr,
+                lr=cast(Tensor, inner_lr)[step - 1] if per_step else inner_lr,
                 order="none",
                 adapts=adapts,
             )

@@ -101,7 +101,9 @@ def _extra(extra: object) -> list[Mapping[str, Tensor]]:
     return list(extra)
 
 
-def _check_held(optimizer: torch.optim.Optimizer, groups: list[Params]) -> None:
+def _check_held(
+    optimizer: torch.optim.Optimizer, groups: Sequence[Mapping[str, Tensor]]
+) -> None:
     """Every meta-learned tensor must be stepped, or it would silently not train."""
     held = {id(p) for group in optimizer.param_groups for p in group["params"]}
     missing = [n for g in groups for n, t in g.items() if id(t) not in held]

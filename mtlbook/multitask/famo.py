@@ -31,6 +31,13 @@ class FAMO(Scalarizer):
     """
 
     needs_losses_after_step = True
+    # buffers (registered in __init__), declared for the type checker
+    min_losses: Tensor
+    logits: Tensor
+    _previous: Tensor | None
+    _exp_avg: Tensor
+    _exp_avg_sq: Tensor
+    _step: Tensor
 
     def __init__(
         self,

@@ -180,6 +180,7 @@ def representation_gramian(
             "representation must be the trunk's output tensor, part of the graph "
             "of the losses (requires grad)"
         )
+    grads: Sequence[Tensor | None]
     if per_task is not None:
         grads = torch.autograd.grad(
             torch.stack(terms).sum(), per_task, retain_graph=True, allow_unused=True

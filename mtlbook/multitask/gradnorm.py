@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -29,6 +30,14 @@ class GradNorm(Scalarizer):
     losses to W only, and happens only when autograd is on and the losses
     require grad (not during evaluation). L_i(0) is the first training call's.
     """
+
+    # buffers (registered in __init__), declared for the type checker
+    _weights: Tensor
+    _applied: Tensor
+    initial_losses: Tensor | None
+    _exp_avg: Tensor
+    _exp_avg_sq: Tensor
+    _step: Tensor
 
     def __init__(
         self,
@@ -77,7 +86,7 @@ class GradNorm(Scalarizer):
 
     def _balance(self, losses: Tensor) -> None:
         """One GradNorm step on the weights (Algorithm 1, lines 5-10)."""
-        norms = []
+        norm_list: list[Tensor] = []
         for i, loss in enumerate(losses):
             grads = torch.autograd.grad(
                 loss, self.shared_params, retain_graph=True, allow_unused=True
@@ -87,9 +96,12 @@ class GradNorm(Scalarizer):
                     f"losses[{i}] does not depend on shared_params; pass the last "
                     "layer that every task shares"
                 )
-            squares = sum(g.double().pow(2).sum() for g in grads if g is not None)
-            norms.append(torch.sqrt(squares))
-        norms = torch.stack(norms).to(self._weights)  # ‖∇_W L_i‖
+            # a Tensor: at least one g is not None (checked above)
+            squares = cast(
+                Tensor, sum(g.double().pow(2).sum() for g in grads if g is not None)
+            )
+            norm_list.append(torch.sqrt(squares))
+        norms = torch.stack(norm_list).to(self._weights)  # ‖∇_W L_i‖
         current = losses.detach().to(self._weights)
         if self.initial_losses is None:
             if (current <= 0).any():
@@ -109,6 +121,11 @@ class GradNorm(Scalarizer):
         # keep the weights positive, then Σ w = K
         self._weights.clamp_(min=1e-8)
         self._weights.mul_(self.n_tasks / self._weights.sum())
+
+    @property
+    def extra_backward_passes(self) -> int:
+        """K: one pass per task loss to the shared layer, in each training call."""
+        return self.n_tasks
 
     @property
     def weights(self) -> Tensor:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable, Sequence
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -117,7 +118,7 @@ class HardSharing(nn.Module):
         _check_task(k, self.n_tasks)
         layers = [
             *copy.deepcopy(list(self.trunk)),
-            *copy.deepcopy(list(self.towers[k])),
+            *copy.deepcopy(list(cast(nn.Sequential, self.towers[k]))),
         ]
         heads = [copy.deepcopy(self.heads[k])]
         return HardSharing(layers, heads, shared_depth=len(layers))
@@ -171,7 +172,10 @@ class CrossStitch(nn.Module):
         xs = [x] * self.n_tasks
         for depth, alpha in enumerate(self.stitches):
             stacked = torch.stack(
-                [tower[depth](xk) for tower, xk in zip(self.towers, xs, strict=True)]
+                [
+                    cast(nn.ModuleList, tower)[depth](xk)
+                    for tower, xk in zip(self.towers, xs, strict=True)
+                ]
             )  # (K, batch, ...)
             xs = list(torch.einsum("ij,j...->i...", alpha.to(stacked), stacked))
         return [head(xk) for head, xk in zip(self.heads, xs, strict=True)]

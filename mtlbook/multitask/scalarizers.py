@@ -12,10 +12,12 @@ A scalarizer is an ``nn.Module``; in a training loop it is used like this::
     scalarizer.end_epoch(mean_task_losses_of_the_epoch)   # DWA; no-op otherwise
 
 ``scalarizer.weights``: (K,) are the task weights its latest call applied, for
-weight-trace plots. Learnable weights (uncertainty weighting) are parameters, so
-the model's optimiser trains them; weights with their own update rule (GradNorm,
-FAMO, DWA) are buffers. This module holds the simple ones; GradNorm and FAMO have
-their own files.
+weight-trace plots. A scalarizer declares what the loop owes it, so the loop
+never tests its type: ``needs_losses_after_step`` (FAMO) and
+``extra_backward_passes`` (GradNorm's K, for the pass count). Learnable weights
+(uncertainty weighting) are parameters, so the model's optimiser trains them;
+weights with their own update rule (GradNorm, FAMO, DWA) are buffers. This
+module holds the simple ones; GradNorm and FAMO have their own files.
 """
 
 from __future__ import annotations
@@ -38,6 +40,14 @@ class Scalarizer(nn.Module):
 
     #: True if the loop must call ``after_step`` with the losses after each step.
     needs_losses_after_step: ClassVar[bool] = False
+
+    @property
+    def extra_backward_passes(self) -> int:
+        """Autograd passes a training call runs itself, besides the loss's own.
+
+        The training loop only counts them (GradNorm: K); 0 by default.
+        """
+        return 0
 
     def __init__(self, n_tasks: int) -> None:
         super().__init__()
@@ -79,6 +89,8 @@ class StaticWeights(Scalarizer):
     the task losses, with weights chosen by hand or on validation data
     (:func:`select_static_weights`).
     """
+
+    _weights: Tensor  # a buffer, declared for the type checker
 
     def __init__(self, weights: Sequence[float] | Tensor) -> None:
         if isinstance(weights, str | bytes) or not isinstance(
@@ -211,6 +223,10 @@ class DWA(Scalarizer):
     two epochs have been seen every w_k = 1. Σ w = K; the paper uses T = 2.
     """
 
+    # buffers (registered in __init__), declared for the type checker
+    history: Tensor
+    epochs_seen: Tensor
+
     def __init__(self, n_tasks: int, temperature: float = 2.0) -> None:
         super().__init__(n_tasks)
         check_real("temperature", temperature, low=0.0, low_open=True, example=2.0)
@@ -251,6 +267,8 @@ class RandomLossWeighting(Scalarizer):
     w = softmax(λ̃), λ̃ ~ N(0, I_K) drawn from ``generator`` at each call, so
     Σ w = 1 (the paper's scale) and E[w_k] = 1/K.
     """
+
+    _last: Tensor  # a buffer, declared for the type checker
 
     def __init__(self, n_tasks: int, generator: torch.Generator) -> None:
         super().__init__(n_tasks)

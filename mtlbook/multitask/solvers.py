@@ -10,7 +10,6 @@ parameters P. Only scipy's non-negative least squares is used (CAGrad).
 from __future__ import annotations
 
 import numpy as np
-from scipy import optimize
 
 
 def _gram(gram: np.ndarray) -> np.ndarray:
@@ -195,9 +194,9 @@ def cagrad_weights(
         return b
     hull = min_norm_weights(M, tol=tol)
     if float(hull @ M @ hull) <= _rounding(M, hull).max():  # Pareto-stationary
-        lam = _project_onto_cone(M, b)
-        if float(lam @ M @ lam) <= r**2 * (1.0 + 1e-12):
-            return b + lam
+        cone = _project_onto_cone(M, b)
+        if float(cone @ M @ cone) <= r**2 * (1.0 + 1e-12):
+            return b + cone
     w = _cagrad_dual(M, Mb, r, tol, max_iter)
     lam = _cagrad_active_set(M, Mb, r, np.flatnonzero(w > 0), tol)
     if lam is None:  # the exact solve failed: the dual's (approximate) answer
@@ -298,6 +297,8 @@ def _project_onto_cone(M: np.ndarray, b: np.ndarray) -> np.ndarray:
     non-negative least-squares problem written with a square root A of M
     (AᵀA = M, so ‖Σ z_i g_i‖ = ‖A z‖), after scaling the gradients to unit length.
     """
+    from scipy import optimize  # here: importing the aggregators loads no scipy
+
     lengths = np.sqrt(np.diag(M))
     lengths[lengths == 0.0] = 1.0
     values, vectors = np.linalg.eigh(M / np.outer(lengths, lengths))

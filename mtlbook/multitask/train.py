@@ -4,8 +4,10 @@
 one backward pass) or an *aggregator* (task gradients of the shared parameters
 → one update, K backward passes). With ``use_representation=True`` the
 aggregator's weighting is applied to the gradients with respect to the model's
-shared ``representation`` instead (MGDA-UB for ``MGDA``). The returned
-:class:`History` holds the traces a chapter plots.
+shared ``representation`` instead (MGDA-UB for ``MGDA``). Each of the three
+runs its backward pass(es) in a step object of :mod:`mtlbook.multitask.steps`,
+so the loop itself is the same for all. The returned :class:`History` holds
+the traces a chapter plots.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -32,13 +35,14 @@ from mtlbook._validate import (
 )
 from mtlbook.multitask.aggregators import Aggregator
 from mtlbook.multitask.diagnostics import conflict_rate, gradient_cosines
-from mtlbook.multitask.gradients import (
-    representation_gramian,
-    set_gradients,
-    task_gradients,
-)
-from mtlbook.multitask.gradnorm import GradNorm
+from mtlbook.multitask.gradients import task_gradients
 from mtlbook.multitask.scalarizers import EqualWeights, Scalarizer
+from mtlbook.multitask.steps import (
+    StepResult,
+    TrainingStep,
+    shared_parameters,
+    training_step,
+)
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 
@@ -147,7 +151,7 @@ def _split_targets(targets: Any, K: int) -> list[Tensor]:
 def _task_losses(
     model: nn.Module, x: Tensor, targets: list[Tensor], loss_fns: Sequence[LossFn]
 ) -> list[Tensor]:
-    """Forward pass and the K scalar task losses (a list, see _aggregate_step).
+    """Forward pass and the K scalar task losses (a list, see steps.TrainingStep).
 
     Errors raised deep inside torch (a wrong feature width, a label out of
     range) are diagnosed only when they happen, so valid steps pay nothing.
@@ -237,16 +241,6 @@ def _loss_fns(name: str, fns: Any) -> list[Callable]:
     return fns
 
 
-def _shared(model: nn.Module) -> list[Tensor]:
-    getter = getattr(model, "shared_parameters", None)
-    if getter is None:
-        raise ValueError(
-            "this needs the model's shared_parameters(); use a model from "
-            "mtlbook.multitask.models or add that method"
-        )
-    return [p for p in getter() if p.requires_grad]
-
-
 def _check_optimizer(
     optimizer: Any, model: nn.Module, scalarizer: Scalarizer | None
 ) -> None:
@@ -269,37 +263,166 @@ def _check_optimizer(
         )
 
 
-def _aggregate_step(
-    terms: list[Tensor],
-    shared: list[Tensor],
-    rest: list[Tensor],
-    aggregator: Aggregator,
-) -> tuple[Tensor, Tensor]:
-    """K backward passes; sets .grad; returns (G: (K, P), weights: (K,)).
-
-    The shared parameters get the aggregated update; the others get Σ_k w_k ∇L_k
-    with the aggregator's weights (so ``Mean`` is exactly mean-loss training).
-    terms: the K scalar losses before stacking, so that task k's backward pass
-    does not also run every other head's backward with zeros.
-    """
-    K = len(terms)
-    rows, rest_grads = [], []
-    for k in range(K):
-        grads = torch.autograd.grad(
-            terms[k], shared + rest, retain_graph=k < K - 1, allow_unused=True
+def _check_method(scalarizer: Any, aggregator: Any, use_representation: Any) -> None:
+    """Exactly one of a Scalarizer or an Aggregator (use_representation needs one)."""
+    if (scalarizer is None) == (aggregator is None):
+        raise ValueError(
+            "pass exactly one of scalarizer= (e.g. EqualWeights(K)) or "
+            "aggregator= (e.g. MGDA()), not both and not neither"
         )
-        grads = [
-            torch.zeros_like(p) if g is None else g
-            for p, g in zip(shared + rest, grads, strict=True)
-        ]
-        rows.append(torch.cat([g.reshape(-1) for g in grads[: len(shared)]]))
-        rest_grads.append(grads[len(shared) :])
-    G = torch.stack(rows)
-    set_gradients(shared, aggregator(G))
-    weights = aggregator.weights
-    for i, p in enumerate(rest):
-        p.grad = sum(float(weights[k]) * rest_grads[k][i] for k in range(K)).detach()
-    return G, weights
+    if scalarizer is not None and not isinstance(scalarizer, Scalarizer):
+        raise TypeError(
+            f"scalarizer must be a Scalarizer, got {type(scalarizer).__name__}"
+        )
+    if aggregator is not None and not isinstance(aggregator, Aggregator):
+        raise TypeError(
+            f"aggregator must be an Aggregator, got {type(aggregator).__name__}"
+        )
+    check_bool("use_representation", use_representation)
+    if use_representation and aggregator is None:
+        raise ValueError("use_representation=True needs an aggregator (e.g. MGDA())")
+
+
+def _check_task_count(
+    model: nn.Module, scalarizer: Scalarizer | None, regularizer: Any, K: int
+) -> None:
+    """The regularizer is a function; the model and scalarizer are for K tasks."""
+    if regularizer is not None and not callable(regularizer):
+        raise TypeError(
+            f"regularizer must be a function model -> loss, got "
+            f"{type(regularizer).__name__}; e.g. lambda m: 0.1 * l2_coupling(m.towers)"
+        )
+    n_heads = getattr(model, "n_tasks", None)
+    if n_heads is not None and n_heads != K:
+        raise ValueError(
+            f"got {K} loss_fns for a model with {n_heads} heads; pass one loss "
+            "function per head, in the head order"
+        )
+    if scalarizer is not None and scalarizer.n_tasks != K:
+        raise ValueError(
+            f"the scalarizer is for n_tasks={scalarizer.n_tasks}, got {K} loss_fns"
+        )
+
+
+def _check_loop_options(steps: Any, progress: Any, diag_every: Any) -> None:
+    check_int("steps", steps, low=1)
+    check_bool("progress", progress)
+    if diag_every is not None:
+        check_int("diag_every", diag_every, low=1)
+
+
+class _Diagnostics:
+    """Cosines and conflict rate of the shared-parameter task gradients.
+
+    Measured every ``every`` steps (None: never) when K ≥ 2 and the model shares
+    parameters. A step that computes those gradients anyway lends them; for the
+    others they cost K extra backward passes, which are not counted.
+    """
+
+    def __init__(self, model: nn.Module, every: int | None, K: int) -> None:
+        self.every, self.K = every, K
+        self.shared = shared_parameters(model) if every is not None else []
+        self.active = every is not None and K >= 2 and bool(self.shared)
+        self.steps: list[int] = []
+        self.cosines: list[np.ndarray] = []
+        self.conflicts: list[float] = []
+        self._gradients: Tensor | None = None
+
+    def due(self, step: int) -> bool:
+        """Whether step ``step`` is measured."""
+        return self.active and step % self.every == 0
+
+    def before_step(self, step: int, terms: list[Tensor], method: TrainingStep) -> None:
+        """Take G before the backward passes free the graph, if the step won't."""
+        self._gradients = None
+        if self.due(step) and not method.computes_task_gradients:
+            self._gradients = task_gradients(terms, self.shared)
+
+    def after_step(self, step: int, result: StepResult) -> None:
+        """Record the measurement of a due step."""
+        if not self.due(step):
+            return
+        G = result.gradients if self._gradients is None else self._gradients
+        self.steps.append(step)
+        self.cosines.append(gradient_cosines(G).cpu().numpy())
+        self.conflicts.append(conflict_rate(G))
+
+
+class _Log:
+    """Per-step traces, and the running sums behind each epoch's mean losses."""
+
+    def __init__(self, K: int) -> None:
+        self.K = K
+        self.losses: list[np.ndarray] = []
+        self.weights: list[np.ndarray] = []
+        self.passes: list[int] = []
+        self._new_epoch()
+
+    def _new_epoch(self) -> None:
+        self.epoch_sum = torch.zeros(self.K, dtype=torch.float64)
+        self.epoch_count = 0
+
+    def end_epoch(self, method: TrainingStep) -> None:
+        """Hand the epoch's mean losses to the method (none before a full epoch)."""
+        if self.epoch_count > 0:
+            method.end_epoch(self.epoch_sum / self.epoch_count)
+            self._new_epoch()
+
+    def append(self, losses: Tensor, result: StepResult) -> Tensor:
+        """Record one step; returns its losses (K,) as float64 on the CPU."""
+        detached = losses.detach().to("cpu", torch.float64)
+        self.epoch_sum += detached
+        self.epoch_count += 1
+        self.losses.append(detached.numpy())
+        self.weights.append(result.weights.detach().to("cpu", torch.float64).numpy())
+        self.passes.append(result.backward_passes)
+        return detached
+
+    def history(self, diagnostics: _Diagnostics) -> History:
+        """The traces as a :class:`History`."""
+        return History(
+            task_losses=np.stack(self.losses),
+            weights=np.stack(self.weights),
+            backward_passes=np.asarray(self.passes, dtype=np.int64),
+            diag_steps=np.asarray(diagnostics.steps, dtype=np.int64),
+            cosines=np.asarray(diagnostics.cosines, dtype=np.float64).reshape(
+                -1, self.K, self.K
+            ),
+            conflict_rate=np.asarray(diagnostics.conflicts, dtype=np.float64),
+        )
+
+
+def _next_batch(
+    source: _Batches,
+    K: int,
+    device: torch.device | str | None,
+    on_new_epoch: Callable[[], None],
+) -> tuple[Tensor, list[Tensor]]:
+    """The next (x, K targets) on ``device``; calls ``on_new_epoch`` at a restart."""
+    batch, new_epoch = source.next()
+    x, targets = _unpack(batch)
+    if new_epoch:
+        on_new_epoch()
+    targets = _split_targets(targets, K)
+    if device is not None:
+        x, targets = x.to(device), [t.to(device) for t in targets]
+    return x, targets
+
+
+def _training_losses(
+    model: nn.Module, x: Tensor, targets: list[Tensor], loss_fns: Sequence[LossFn]
+) -> tuple[list[Tensor], Tensor]:
+    """Forward in training mode: the K task losses as a list, and stacked (K,)."""
+    model.train()
+    terms = _task_losses(model, x, targets, loss_fns)
+    return terms, torch.stack(terms)
+
+
+def _losses_after_step(
+    model: nn.Module, x: Tensor, targets: list[Tensor], loss_fns: Sequence[LossFn]
+) -> Tensor:
+    """The task losses (K,) on the same batch after the optimiser step (FAMO)."""
+    return torch.stack(_task_losses(model, x, targets, loss_fns))
 
 
 def train_multitask(
@@ -333,145 +456,34 @@ def train_multitask(
     """
     check_module("model", model)
     _check_batches(batches)
-    if (scalarizer is None) == (aggregator is None):
-        raise ValueError(
-            "pass exactly one of scalarizer= (e.g. EqualWeights(K)) or "
-            "aggregator= (e.g. MGDA()), not both and not neither"
-        )
-    if scalarizer is not None and not isinstance(scalarizer, Scalarizer):
-        raise TypeError(
-            f"scalarizer must be a Scalarizer, got {type(scalarizer).__name__}"
-        )
-    if aggregator is not None and not isinstance(aggregator, Aggregator):
-        raise TypeError(
-            f"aggregator must be an Aggregator, got {type(aggregator).__name__}"
-        )
-    check_bool("use_representation", use_representation)
-    if use_representation and aggregator is None:
-        raise ValueError("use_representation=True needs an aggregator (e.g. MGDA())")
+    _check_method(scalarizer, aggregator, use_representation)
     loss_fns = _loss_fns("loss_fns", loss_fns)
     K = len(loss_fns)
-    if regularizer is not None and not callable(regularizer):
-        raise TypeError(
-            f"regularizer must be a function model -> loss, got "
-            f"{type(regularizer).__name__}; e.g. lambda m: 0.1 * l2_coupling(m.towers)"
-        )
-    n_heads = getattr(model, "n_tasks", None)
-    if n_heads is not None and n_heads != K:
-        raise ValueError(
-            f"got {K} loss_fns for a model with {n_heads} heads; pass one loss "
-            "function per head, in the head order"
-        )
-    if scalarizer is not None and scalarizer.n_tasks != K:
-        raise ValueError(
-            f"the scalarizer is for n_tasks={scalarizer.n_tasks}, got {K} loss_fns"
-        )
-    check_int("steps", steps, low=1)
-    check_bool("progress", progress)
-    if diag_every is not None:
-        check_int("diag_every", diag_every, low=1)
+    _check_task_count(model, scalarizer, regularizer, K)
+    _check_loop_options(steps, progress, diag_every)
     _check_optimizer(optimizer, model, scalarizer)
 
-    needs_shared = aggregator is not None and not use_representation
-    shared: list[Tensor] = []
-    if needs_shared or diag_every is not None:
-        shared = _shared(model)
-    if needs_shared and not shared:
-        raise ValueError(
-            "the model has no shared parameters (e.g. shared_depth=0), so there "
-            "is nothing to aggregate; use a scalarizer"
-        )
-    shared_ids = {id(p) for p in shared}
-    rest = [
-        p for p in model.parameters() if p.requires_grad and id(p) not in shared_ids
-    ]
-    diagnose = diag_every is not None and K >= 2 and bool(shared)
-
-    source = _Batches(batches)
-    losses_log, weights_log, passes_log = [], [], []
-    diag_steps, cosines, conflicts = [], [], []
-    epoch_sum, epoch_count = torch.zeros(K, dtype=torch.float64), 0
-    bar = progress_bar(progress, steps, "train_multitask")
-    for step in range(steps):
-        batch, new_epoch = source.next()
-        x, targets = _unpack(batch)
-        if new_epoch and scalarizer is not None and epoch_count > 0:
-            scalarizer.end_epoch(epoch_sum / epoch_count)
-            epoch_sum, epoch_count = torch.zeros(K, dtype=torch.float64), 0
-        targets = _split_targets(targets, K)
-        if device is not None:
-            x, targets = x.to(device), [t.to(device) for t in targets]
-        if step == 0:
-            _check_dtype(model, x)
-        model.train()
-        terms = _task_losses(model, x, targets, loss_fns)
-        losses = torch.stack(terms)
-        _check_finite(losses, step, x, targets)
-        optimizer.zero_grad(set_to_none=True)
-        G = None
-        diag_now = diagnose and step % diag_every == 0
-        if diag_now and not needs_shared:
-            G = task_gradients(terms, shared)  # extra passes, not counted
-        if scalarizer is not None:
-            loss = scalarizer(losses)
-            if regularizer is not None:
-                loss = loss + regularizer(model)
-            loss.backward()
-            passes = 1 + (K if isinstance(scalarizer, GradNorm) else 0)
-            weights = scalarizer.weights
-        elif use_representation:
-            # Per-task views of z, when the model has them: one backward call.
-            representation = getattr(model, "task_representations", None)
-            if representation is None:
-                representation = getattr(model, "representation", None)
-            if representation is None:
-                raise ValueError(
-                    "use_representation=True needs model.representation, the shared "
-                    "output that every head reads (a model with a shared trunk)"
-                )
-            weights = aggregator.weighting(
-                representation_gramian(terms, representation)
-            )
-            aggregator.weights = weights
-            loss = (weights.to(losses) * losses).sum()
-            if regularizer is not None:
-                loss = loss + regularizer(model)
-            loss.backward()
-            # The weighted backward, plus one call (views) or K (shared tensor).
-            passes = 2 if isinstance(representation, list) else K + 1
-        else:
-            G, weights = _aggregate_step(terms, shared, rest, aggregator)
-            passes = K
-            if regularizer is not None:
-                regularizer(model).backward()  # adds to the aggregated .grad
-                passes += 1
-        optimizer.step()
-        if scalarizer is not None and scalarizer.needs_losses_after_step:
-            with torch.no_grad():
-                scalarizer.after_step(
-                    torch.stack(_task_losses(model, x, targets, loss_fns))
-                )
-        if diag_now:
-            diag_steps.append(step)
-            cosines.append(gradient_cosines(G).cpu().numpy())
-            conflicts.append(conflict_rate(G))
-        detached = losses.detach().to("cpu", torch.float64)
-        epoch_sum += detached
-        epoch_count += 1
-        losses_log.append(detached.numpy())
-        weights_log.append(weights.detach().to("cpu", torch.float64).numpy())
-        passes_log.append(passes)
-        advance(bar, loss=detached.mean())
-    bar.close()
-
-    return History(
-        task_losses=np.stack(losses_log),
-        weights=np.stack(weights_log),
-        backward_passes=np.asarray(passes_log, dtype=np.int64),
-        diag_steps=np.asarray(diag_steps, dtype=np.int64),
-        cosines=np.asarray(cosines, dtype=np.float64).reshape(-1, K, K),
-        conflict_rate=np.asarray(conflicts, dtype=np.float64),
+    # The method's backward pass(es); the loop below never asks which one it is.
+    method = training_step(
+        model, scalarizer, aggregator, use_representation, regularizer
     )
+    diagnostics, log = _Diagnostics(model, diag_every, K), _Log(K)
+    source = _Batches(batches)
+    with progress_bar(progress, steps, "train_multitask") as bar:
+        for step in range(steps):
+            x, targets = _next_batch(source, K, device, partial(log.end_epoch, method))
+            if step == 0:
+                _check_dtype(model, x)
+            terms, losses = _training_losses(model, x, targets, loss_fns)
+            _check_finite(losses, step, x, targets)
+            optimizer.zero_grad(set_to_none=True)
+            diagnostics.before_step(step, terms, method)
+            result = method.step(terms, losses)
+            optimizer.step()
+            method.after_step(partial(_losses_after_step, model, x, targets, loss_fns))
+            diagnostics.after_step(step, result)
+            advance(bar, loss=log.append(losses, result).mean())
+    return log.history(diagnostics)
 
 
 class _OneTask:

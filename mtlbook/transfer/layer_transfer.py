@@ -16,16 +16,20 @@ The layers above the cut are re-initialised by the model factory. Depth is
 counted as in :func:`~mtlbook.transfer.freeze.layers`. The result is a tidy
 table, one dict per trained network: ``condition``, ``n``, ``seed``,
 ``accuracy``; ``baseB`` appears once per seed at ``n = 0``.
+
+This module is the experiment only. The classifier kit it trains and scores
+with (:func:`~mtlbook.transfer.training.make_mlp`,
+:func:`~mtlbook.transfer.training.train_classifier`, ``accuracy``) lives in
+:mod:`mtlbook.transfer.training` and the figure (:func:`plot_layer_transfer`,
+``STYLES``) in :mod:`mtlbook.plot`; both are re-exported here, the figure
+imported on first use so that importing this module loads no matplotlib.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -34,19 +38,31 @@ from mtlbook._progress import advance, progress_bar
 from mtlbook._validate import (
     check_bool,
     check_callable,
-    check_finite_loss,
     check_int,
-    check_labels,
     check_module,
     check_nonempty,
     check_numpy_rng,
-    check_real,
-    check_same_length,
-    check_tensor,
     check_torch_generator,
 )
-from mtlbook.plot import PALETTE
 from mtlbook.transfer.freeze import BNPolicy, layers, set_cut
+
+# The general classifier kit lives in mtlbook.transfer.training; its names are
+# re-exported here because the chapters, benchmarks and tests import them from
+# this module (``accuracy`` is training.model_accuracy, the model-level
+# adapter of the package's one metric, mtlbook.metrics.accuracy).
+from mtlbook.transfer.training import (
+    _check_xy,
+    make_mlp,  # noqa: F401 (re-exported)
+    model_accuracy,
+    train_classifier,
+)
+
+if TYPE_CHECKING:
+    import matplotlib.pyplot as plt
+
+# Test accuracy of a model, a Python float: the old name of
+# mtlbook.transfer.training.model_accuracy, kept for the chapters and benchmarks.
+accuracy = model_accuracy
 
 #: The transferred conditions, in the order of Yosinski et al.'s Fig. 2.
 CONDITIONS = ("BnB", "BnB+", "AnB", "AnB+", "random")
@@ -127,109 +143,6 @@ def select_classes(
             f"{y.unique().tolist()[:20]}; pick classes that occur in y"
         )
     return x[keep], y[keep]
-
-
-def make_mlp(sizes: Sequence[int], generator: torch.Generator) -> nn.Sequential:
-    """A ReLU MLP with ``len(sizes) - 1`` layers, initialised from ``generator``.
-
-    sizes: (input, hidden..., output). Input: (batch, sizes[0]). The layers are
-    built on the meta device and initialised with PyTorch's default rule from
-    ``generator``, so the global random state is never used.
-    """
-    sizes = _check_sizes(sizes)
-    check_torch_generator("generator", generator)
-    modules: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
-        linear = nn.Linear(n_in, n_out, device="meta").to_empty(device="cpu")
-        # PyTorch's own nn.Linear initialisation, drawn from our generator.
-        nn.init.kaiming_uniform_(linear.weight, a=math.sqrt(5), generator=generator)
-        bound = 1.0 / math.sqrt(n_in)
-        nn.init.uniform_(linear.bias, -bound, bound, generator=generator)
-        modules.append(linear)
-        if i < len(sizes) - 2:
-            modules.append(nn.ReLU())
-    return nn.Sequential(*modules)
-
-
-def train_classifier(
-    model: nn.Module,
-    x: Tensor,
-    y: Tensor,
-    *,
-    steps: int,
-    generator: torch.Generator,
-    lr: float = 0.1,
-    momentum: float = 0.9,
-    batch_size: int = 64,
-    weight_decay: float = 0.0,
-    progress: bool = False,
-) -> list[float]:
-    """Minibatch SGD on cross-entropy over the trainable parameters of ``model``.
-
-    x: (n, ...) and y: (n,) on the model's device; batches are drawn with
-    replacement from ``generator`` (a CPU generator). The default trainer of
-    :func:`layer_transfer`; adapt it with ``functools.partial``.
-    ``progress=True`` shows a bar on stderr with the loss of each step.
-    Returns: the loss of every step, length ``steps``.
-    """
-    check_module("model", model)
-    _check_xy("x", "y", x, y, finite=True)
-    check_nonempty("x", x, "training examples")
-    _check_width("x", model, x)
-    steps = check_int("steps", steps, low=1, example=100)
-    check_torch_generator("generator", generator)
-    lr = check_real("lr", lr, low=0, example=0.1)
-    momentum = check_real("momentum", momentum, low=0, example=0.9)
-    weight_decay = check_real("weight_decay", weight_decay, low=0, example=0.0)
-    batch_size = check_int("batch_size", batch_size, low=1, example=64)
-    check_bool("progress", progress)
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise ValueError("model has no trainable parameters; lower the cut depth")
-    opt = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    model.train()
-    losses = []
-    bar = progress_bar(progress, steps, "train_classifier")
-    for step in range(steps):
-        index = torch.randint(len(x), (min(batch_size, len(x)),), generator=generator)
-        index = index.to(x.device)
-        logits = model(x[index])
-        if step == 0:  # the model's class count is known once it has run
-            _check_logits("model", logits, len(index))
-            check_labels("y", y, logits.shape[1])
-        loss = nn.functional.cross_entropy(logits, y[index])
-        check_finite_loss(
-            loss, step, f"x is finite, so lr={lr} is likely too large; lower it"
-        )
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-        advance(bar, loss=losses[-1])
-    bar.close()
-    return losses
-
-
-@torch.no_grad()
-def accuracy(
-    model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 1024
-) -> float:
-    """Top-1 accuracy of ``model`` in eval mode. x: (n, ...), y: (n,)."""
-    check_module("model", model)
-    _check_xy("x", "y", x, y)
-    check_nonempty("x", x, "test examples")
-    _check_width("x", model, x)
-    batch_size = check_int("batch_size", batch_size, low=1, example=1024)
-    was_training = model.training
-    model.eval()
-    try:
-        correct = sum(
-            (model(xb).argmax(dim=1) == yb).sum().item()
-            for xb, yb in zip(x.split(batch_size), y.split(batch_size), strict=True)
-        )
-    finally:
-        model.train(was_training)
-    return correct / len(x)
 
 
 def copy_layers(source: nn.Module, target: nn.Module, depth: int) -> None:
@@ -384,7 +297,7 @@ def layer_transfer(
                 "condition": name,
                 "n": 0,
                 "seed": seed,
-                "accuracy": accuracy(model, half.x_test, half.y_test),
+                "accuracy": model_accuracy(model, half.x_test, half.y_test),
             }
             if name == "baseB":
                 rows.append(row)
@@ -404,7 +317,7 @@ def layer_transfer(
             "condition": condition,
             "n": n,
             "seed": seed,
-            "accuracy": accuracy(model, b.x_test, b.y_test),
+            "accuracy": model_accuracy(model, b.x_test, b.y_test),
         }
         rows.append(row)
         if inspect is not None:
@@ -451,17 +364,6 @@ def summarize(
     return out
 
 
-#: Colours and markers after Yosinski et al. Fig. 2 (Okabe–Ito palette).
-STYLES: dict[str, dict[str, object]] = {
-    "baseB": {"color": PALETTE[7], "marker": "o", "mfc": "white"},
-    "BnB": {"color": PALETTE[0], "marker": "o"},
-    "BnB+": {"color": PALETTE[5], "marker": "s"},
-    "AnB": {"color": PALETTE[1], "marker": "D"},
-    "AnB+": {"color": PALETTE[3], "marker": "^"},
-    "random": {"color": "0.55", "marker": "x"},
-}
-
-
 def plot_layer_transfer(
     ax: plt.Axes,
     rows: Iterable[Mapping[str, object]],
@@ -470,51 +372,24 @@ def plot_layer_transfer(
 ) -> plt.Axes:
     """Yosinski et al.'s Fig. 2: accuracy on B against the cut depth n.
 
-    One small dot per seed, a line through the means of each condition, and
-    baseB as a dashed horizontal reference.
+    The figure is drawn by :func:`mtlbook.plot.plot_layer_transfer` (imported
+    here on call, so importing this module does not load matplotlib): one
+    small dot per seed, a line through the means of each condition, and baseB
+    as a dashed horizontal reference.
     """
-    if not isinstance(ax, plt.Axes):
-        raise TypeError(
-            f"ax must be a matplotlib Axes, got {type(ax).__name__}; "
-            "e.g. fig, ax = plt.subplots()"
-        )
-    rows = list(rows)
-    summary = summarize(rows)
-    conditions = [
-        c for c in ("baseB", *CONDITIONS) if any(r["condition"] == c for r in rows)
-    ]
-    offsets = np.linspace(-0.15, 0.15, len(conditions))
-    for offset, condition in zip(offsets, conditions, strict=True):
-        style = STYLES[condition]
-        points = [r for r in rows if r["condition"] == condition]
-        ax.scatter(
-            [float(r["n"]) + offset for r in points],
-            [float(r["accuracy"]) for r in points],
-            s=10,
-            color=style["color"],
-            alpha=0.45,
-            linewidths=0,
-        )
-        means = [s for s in summary if s["condition"] == condition]
-        ax.plot(
-            [float(s["n"]) for s in means],
-            [float(s["mean"]) for s in means],
-            label=condition,
-            color=style["color"],
-            marker=style["marker"],
-            markerfacecolor=style.get("mfc", style["color"]),
-        )
-        if condition == "baseB":
-            ax.axhline(float(means[0]["mean"]), color=style["color"], ls="--", lw=1)
-    ns = sorted({int(r["n"]) for r in rows})
-    ax.set_xticks(ns)
-    ax.set(
-        title=title,
-        xlabel="layer n at which the network is chopped",
-        ylabel="top-1 test accuracy on B",
-    )
-    ax.legend(fontsize="small", ncol=2)
-    return ax
+    from mtlbook.plot import plot_layer_transfer as draw
+
+    return draw(ax, rows, title=title)
+
+
+def __getattr__(name: str) -> object:
+    # STYLES, the figure's colours and markers, lives in mtlbook.plot (as
+    # LAYER_TRANSFER_STYLES); it is looked up on first use, not at import.
+    if name == "STYLES":
+        from mtlbook.plot import LAYER_TRANSFER_STYLES
+
+        return LAYER_TRANSFER_STYLES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --- internals --------------------------------------------------------------
@@ -555,67 +430,6 @@ def _check_cut(
         raise ValueError(
             f"cut depth {name}={n} is beyond the model: it has {n_layers} layers, "
             f"so use {name} in {low}..{high}"
-        )
-
-
-def _check_sizes(sizes: object) -> list[int]:
-    if isinstance(sizes, str) or not isinstance(sizes, Sequence):
-        raise TypeError(
-            f"sizes={sizes!r} must be a list of ints (input, hidden..., output), "
-            "e.g. sizes=[64, 128, 5]"
-        )
-    checked = [check_int(f"sizes[{i}]", s, low=1) for i, s in enumerate(sizes)]
-    if len(checked) < 2:
-        raise ValueError(
-            f"sizes={list(sizes)!r} must be at least two positive ints, "
-            "(input, hidden..., output)"
-        )
-    return checked
-
-
-def _check_xy(
-    xname: str,
-    yname: str,
-    x: object,
-    y: object,
-    *,
-    floating: bool = True,
-    finite: bool = False,
-) -> None:
-    """x: (n, ...) inputs (floating point unless told), y: (n,) integer labels."""
-    check_tensor(xname, x, floating=floating, finite=finite)
-    check_tensor(yname, y)
-    if y.dtype.is_floating_point or y.dtype == torch.bool:
-        raise TypeError(
-            f"{yname} must hold integer class labels, got {y.dtype}; use {yname}.long()"
-        )
-    if y.ndim != 1 or x.ndim < 1:
-        raise ValueError(
-            f"{xname}: (n, ...) and {yname}: (n,) must have the same n, got shapes "
-            f"{tuple(x.shape)} and {tuple(y.shape)}"
-        )
-    check_same_length((xname, yname), x, y)
-
-
-def _check_width(name: str, model: nn.Module, x: Tensor) -> None:
-    """x: (n, features) must match the first layer when that layer is Linear."""
-    first = next(
-        (m for m in model.modules() if any(True for _ in m.parameters(False))), None
-    )
-    if isinstance(first, nn.Linear) and x.ndim == 2 and x.shape[1] != first.in_features:
-        raise ValueError(
-            f"{name} has {x.shape[1]} features per example but the model's first "
-            f"layer takes {first.in_features}; pass x of shape (n, "
-            f"{first.in_features}) or build the model for {x.shape[1]} inputs"
-        )
-
-
-def _check_logits(name: str, logits: object, n: int) -> None:
-    if not isinstance(logits, Tensor) or logits.ndim != 2 or len(logits) != n:
-        shape = tuple(logits.shape) if isinstance(logits, Tensor) else None
-        raise ValueError(
-            f"{name} must return class scores of shape (batch, classes) = ({n}, c), "
-            f"got {shape or type(logits).__name__}"
         )
 
 

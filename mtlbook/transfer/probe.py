@@ -19,7 +19,7 @@ and returns the training loss of every step.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -221,7 +221,11 @@ def lp_ft(
     _check_trainer(backbone, head, ft_optimizer, ft_steps, loss_fn, "ft_")
     _check_extras(scheduler, penalty)
     check_bool("progress", progress)
-    common = {"loss_fn": loss_fn, "device": device, "progress": progress}
+    common: dict[str, Any] = {
+        "loss_fn": loss_fn,
+        "device": device,
+        "progress": progress,
+    }
     probe = linear_probe(
         backbone, head, batches, probe_optimizer, steps=probe_steps, **common
     )
@@ -310,8 +314,8 @@ def _check_extras(scheduler: object, penalty: object) -> None:
 
 
 def _optimizer_params(optimizer: object) -> set[int]:
-    check_optimizer("optimizer", optimizer)
-    return {id(p) for group in optimizer.param_groups for p in group["params"]}
+    checked = check_optimizer("optimizer", optimizer)
+    return {id(p) for group in checked.param_groups for p in group["params"]}
 
 
 def _device(device: torch.device | str | None, *modules: nn.Module) -> torch.device:

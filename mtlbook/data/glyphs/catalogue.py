@@ -17,7 +17,6 @@ import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import gaussian_filter
 
 from mtlbook._validate import check_array
 from mtlbook.data.glyphs.fonts import FACES, REFERENCE_FACE, codepoints
@@ -136,6 +135,8 @@ def pairwise_rms(images: np.ndarray) -> np.ndarray:
 
     images: (n, h, w) in [0, 1]. Returns: (n, n) float64.
     """
+    from scipy.ndimage import gaussian_filter  # lazy: scipy.ndimage is slow to import
+
     check_array("images", images, ndim=3)
     images = np.asarray(images)  # blurred in its own dtype, as the catalogue is
     blurred = np.stack([gaussian_filter(im, COMPARE_BLUR) for im in images])
@@ -158,11 +159,11 @@ def build_catalogue() -> Catalogue:
     """Filter the candidates down to visually distinct classes (a few seconds)."""
     candidates = candidate_letters()
     notdefs = [_notdef(f) for f in range(len(FACES))]
-    drawn = [
+    attempts = [
         (s, c, _draws(REFERENCE_FACE, c, notdefs[REFERENCE_FACE]))
         for s, c in candidates
     ]
-    drawn = [(s, c, im) for s, c, im in drawn if im is not None]
+    drawn = [(s, c, im) for s, c, im in attempts if im is not None]
     images = np.stack([im for _, _, im in drawn])
     kept = _greedy_distinct(pairwise_rms(images))
     scripts = np.array([drawn[i][0] for i in kept])

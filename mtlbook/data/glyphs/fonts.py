@@ -3,6 +3,10 @@
 DejaVu Sans, Serif and Sans Mono (Bitstream Vera licence plus public-domain
 changes) and STIX General (SIL Open Font License 1.1), each in regular, bold,
 oblique/italic and bold oblique/italic. Nothing is downloaded.
+
+matplotlib (for its font folder), fontTools and Pillow are imported by the
+functions that use them, so importing this module (and every algorithm that
+imports :mod:`mtlbook.data.glyphs`) loads none of them.
 """
 
 from __future__ import annotations
@@ -10,10 +14,10 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib
-from fontTools.ttLib import TTFont
-from PIL import ImageFont
+if TYPE_CHECKING:
+    from PIL import ImageFont
 
 #: Font families, in the order used by the ``family`` label.
 FAMILIES: tuple[str, ...] = ("sans", "serif", "mono", "stix")
@@ -54,12 +58,16 @@ REFERENCE_FACE = 0
 
 def font_path(face: Face) -> Path:
     """Path of ``face`` inside matplotlib's bundled fonts."""
+    import matplotlib
+
     return Path(matplotlib.get_data_path()) / "fonts" / "ttf" / face.file
 
 
 @functools.cache
 def codepoints(face_index: int) -> frozenset[int]:
     """Code points that face ``FACES[face_index]`` maps to a glyph (its cmap)."""
+    from fontTools.ttLib import TTFont
+
     with TTFont(font_path(FACES[face_index]), lazy=True) as font:
         return frozenset(font.getBestCmap())
 
@@ -67,4 +75,6 @@ def codepoints(face_index: int) -> frozenset[int]:
 @functools.cache
 def load_font(face_index: int, pixels: int) -> ImageFont.FreeTypeFont:
     """Pillow font for ``FACES[face_index]`` at ``pixels`` pixels per em."""
+    from PIL import ImageFont
+
     return ImageFont.truetype(str(font_path(FACES[face_index])), pixels)

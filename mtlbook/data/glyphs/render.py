@@ -7,7 +7,6 @@ is defined by its shape alone; the per-instance variation is added later.
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image, ImageDraw
 
 from mtlbook._validate import check_int
 from mtlbook.data.glyphs.fonts import FACES, load_font
@@ -24,6 +23,8 @@ def render_fitted(face_index: int, char: str, size: int) -> np.ndarray | None:
     face_index: index into ``FACES``; char: one character. Returns: (size,
     size) float32 in [0, 1], 1 = ink.
     """
+    from PIL import Image, ImageDraw  # here, so importing the module loads no Pillow
+
     _check_arguments(face_index, char, size)
     font = load_font(face_index, DRAW_PIXELS)
     canvas = Image.new("L", (3 * DRAW_PIXELS, 3 * DRAW_PIXELS), 0)

@@ -11,10 +11,7 @@ from __future__ import annotations
 import functools
 import unicodedata
 
-import matplotlib
 import numpy as np
-import PIL
-from PIL import features
 
 from mtlbook.data.cache import cache_dir, cache_key, load_arrays, save_arrays
 from mtlbook.data.glyphs.catalogue import CATALOGUE_SIZE, Catalogue, build_catalogue
@@ -26,6 +23,12 @@ GENERATOR_VERSION = 1
 
 def versions() -> dict[str, str]:
     """Everything besides the arguments that the generated pixels depend on."""
+    # Imported here, not at the top: only building or finding the cached
+    # catalogue needs them, so importing the glyph modules loads neither.
+    import matplotlib
+    import PIL
+    from PIL import features
+
     return {
         "generator": str(GENERATOR_VERSION),
         "pillow": PIL.__version__,

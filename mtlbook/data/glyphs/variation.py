@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import gaussian_filter
 
 from mtlbook.data.glyphs.render import render_fitted
 
@@ -98,6 +97,8 @@ def render_master(face_index: int, char: str, size: int) -> np.ndarray:
 
     Returns: (2 * size, 2 * size) float32 in [0, 1].
     """
+    from scipy.ndimage import gaussian_filter  # lazy: scipy.ndimage is slow to import
+
     image = render_fitted(face_index, char, 2 * size)
     if image is None:
         raise ValueError(f"face {face_index} draws no ink for {char!r}")
