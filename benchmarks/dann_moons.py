@@ -22,22 +22,24 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import platform
 import time
 from pathlib import Path
 from typing import Any
 
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[var] = "1"  # one core: set before torch starts
+import numpy as np
+import torch
+from harness import (
+    Bench,
+    add_common_arguments,
+    parse_arguments,
+    pin_threads,
+    write_json,
+)
+from torch import nn
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from harness import Bench, add_common_arguments, write_json  # noqa: E402
-from torch import nn  # noqa: E402
-
-from mtlbook.data.transfer_toys import rotated_moons  # noqa: E402
-from mtlbook.transfer import dann_lambda, train_dann  # noqa: E402
+from mtlbook.data.transfer_toys import rotated_moons
+from mtlbook.transfer import dann_lambda, train_dann
 
 RESULT = Path("benchmarks/results/dann_moons.json")
 HIDDEN = 15
@@ -134,14 +136,12 @@ def claims(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="seconds-long run")
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--lr", type=float, default=0.1)
     parser.add_argument("--lambda-max", type=float, default=6.0)
-    parser.add_argument("--out", type=Path, default=RESULT)
-    add_common_arguments(parser)
-    args = parser.parse_args()
-    torch.set_num_threads(1)
+    add_common_arguments(parser, out=RESULT)
+    args = parse_arguments(parser)
+    pin_threads(1)
     start = time.perf_counter()
     steps = 100 if args.smoke else args.steps
     seeds = [0, 1] if args.smoke else [0, 1, 2, 3, 4]

@@ -32,29 +32,30 @@ Run from the repository root:
 
 from __future__ import annotations
 
-import os
+import argparse
+import json
+import platform
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
 
-for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+import numpy as np
+import torch
+import torch.nn.functional as F
+from harness import (
+    Bench,
+    add_common_arguments,
+    parse_arguments,
+    pin_threads,
+    write_json,
+)
+from torch import Tensor, nn
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import time  # noqa: E402
-from collections import OrderedDict  # noqa: E402
-from collections.abc import Callable, Iterator  # noqa: E402
-from functools import cache  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from harness import Bench, add_common_arguments, write_json  # noqa: E402
-from torch import Tensor, nn  # noqa: E402
-
-from mtlbook.data.glyphs import load_glyphs, standard_split  # noqa: E402
-from mtlbook.meta import (  # noqa: E402
+from mtlbook.data.glyphs import load_glyphs, standard_split
+from mtlbook.meta import (
     Task,
     TaskBatch,
     accuracy,
@@ -127,7 +128,17 @@ HYPER: dict[str, dict[str, Any]] = {
     "pretrain": {"epochs": 10, "batch": 128, "lr": 1e-3},
     "finetune": {"steps": 100, "lr": 1.0},
 }
-SMOKE = {"iterations": 2, "epochs": 0.05, "n_episodes": 10, "finetune_steps": 5}
+# --smoke: every method and setting, on the first 25 classes of each split, with
+# smaller meta-batches and fewer queries
+SMOKE = {
+    "iterations": 2,
+    "epochs": 0.05,
+    "n_episodes": 4,
+    "finetune_steps": 5,
+    "classes": 25,
+    "meta_batch": 2,
+    "n_query": 5,
+}
 
 
 # --- models ---------------------------------------------------------------------
@@ -578,8 +589,6 @@ def collect(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="a seconds-long run")
-    parser.add_argument("--out", type=Path, default=RESULT, help="the JSON to write")
     parser.add_argument(
         "--methods", default=",".join(LABELS), help="comma-separated subset"
     )
@@ -589,12 +598,17 @@ def main() -> None:
         nargs="+",
         help="combine part JSONs of runs with disjoint --methods into --out",
     )
-    add_common_arguments(parser)
-    args = parser.parse_args()
+    add_common_arguments(parser, out=RESULT)
+    args = parse_arguments(parser)
     if args.merge:
         merge(args)
         return
-    torch.set_num_threads(THREADS)
+    pin_threads(THREADS)
+    if args.smoke:
+        global GLYPHS, N_QUERY
+        n = SMOKE["classes"]
+        META["meta_batch"], N_QUERY = SMOKE["meta_batch"], SMOKE["n_query"]
+        GLYPHS = GLYPHS.subset(np.concatenate([ids[:n] for ids in SPLIT.values()]))
     t_start = time.perf_counter()
     n_episodes = SMOKE["n_episodes"] if args.smoke else 600
     methods = args.methods.split(",")

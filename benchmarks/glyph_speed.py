@@ -24,10 +24,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[var] = "1"  # one core: set before numpy (imported in main) starts
-
-from harness import Bench, add_common_arguments, write_json  # noqa: E402
+from harness import (
+    Bench,
+    add_common_arguments,
+    parse_arguments,
+    pin_threads,
+    write_json,
+)
 
 REPEATS = 3
 CACHED_REPEATS = 5
@@ -76,7 +79,10 @@ def time_first_load(n_per_class: int) -> dict[str, Any]:
     from mtlbook.data.glyphs import catalogue, load_glyphs
 
     catalogue()  # as after time_catalogue, also in a resumed invocation
-    load = lambda: load_glyphs(n_per_class=n_per_class, size=SIZE)  # noqa: E731
+
+    def load() -> object:
+        return load_glyphs(n_per_class=n_per_class, size=SIZE)
+
     return {"first_load_s": timed(load)[0]}
 
 
@@ -101,10 +107,9 @@ def time_cached_load(repeats: int, n_per_class: int, cache: Path) -> dict[str, A
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="a seconds-long run")
-    parser.add_argument("--out", type=Path, default=RESULT)
-    add_common_arguments(parser)
-    args = parser.parse_args()
+    add_common_arguments(parser, out=RESULT)
+    args = parse_arguments(parser)
+    pin_threads(1)  # before numpy (imported with mtlbook below) starts
     repeats = SMOKE["repeats"] if args.smoke else REPEATS
     cached_repeats = SMOKE["cached_repeats"] if args.smoke else CACHED_REPEATS
     n_per_class = SMOKE["n_per_class"] if args.smoke else N_PER_CLASS

@@ -22,22 +22,18 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
 import platform
 import time
 from pathlib import Path
 from typing import Any
 
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[var] = "1"  # one core: set before torch starts
+import numpy as np
+import torch
+from harness import Bench, add_common_arguments, parse_arguments, pin_threads
+from torch import nn
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from harness import Bench, add_common_arguments  # noqa: E402
-from torch import nn  # noqa: E402
-
-from mtlbook.data.mtl_toys import gradnorm_tasks  # noqa: E402
-from mtlbook.multitask import (  # noqa: E402
+from mtlbook.data.mtl_toys import gradnorm_tasks
+from mtlbook.multitask import (
     DWA,
     FAMO,
     EqualWeights,
@@ -239,11 +235,9 @@ def claims(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="seconds-long run")
-    parser.add_argument("--out", type=Path, default=RESULT)
-    add_common_arguments(parser)
-    args = parser.parse_args()
-    torch.set_num_threads(1)
+    add_common_arguments(parser, out=RESULT)
+    args = parse_arguments(parser)
+    pin_threads(1)
     cfg = SMOKE if args.smoke else FULL
     t0 = time.perf_counter()
     seeds = list(range(cfg["seeds"]))

@@ -22,6 +22,15 @@ resumed benchmark gives the same results, bit for bit, as one never stopped,
 because every run draws its randomness from its own seeded generators.
 Checkpoints are read with ``torch.load(weights_only=True)``: they can hold
 tensors, numbers, strings, lists and dicts, never code.
+
+Every benchmark takes the same flags (:func:`add_common_arguments`, read with
+:func:`parse_arguments`): ``--resume``, ``--out`` and ``--smoke``, a tiny run of
+the same code (training, evaluation, claims, the JSON) that finishes in seconds
+and whose numbers mean nothing; ``tests/test_benchmark_smoke.py`` runs every
+benchmark that way. A smoke run never writes to ``benchmarks/results/``:
+without ``--out`` it writes to a temporary folder, and an ``--out`` there is
+refused. :func:`pin_threads` runs a benchmark on one core (torch, BLAS, OpenMP
+and worker processes), after the imports.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -38,14 +48,92 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+RESULTS = Path(__file__).resolve().parent / "results"
+SMOKE_DIR = Path(tempfile.gettempdir()) / "mtlbook-smoke"
 
-def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--resume``: continue from the checkpoint of an interrupted run."""
+
+def add_common_arguments(
+    parser: argparse.ArgumentParser, *, out: Path | None = None
+) -> None:
+    """``--resume``, ``--smoke`` and (given the default ``out``) ``--out``.
+
+    Read them with :func:`parse_arguments`, which also keeps a smoke run away
+    from ``benchmarks/results/``.
+    """
     parser.add_argument(
         "--resume",
         action="store_true",
         help="skip the runs an interrupted invocation already finished",
     )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a tiny run (few steps, one seed, small data) that checks the script "
+        "end to end in seconds; its numbers mean nothing. Without --out it writes "
+        f"to {SMOKE_DIR}/ (the path is printed), never to benchmarks/results/",
+    )
+    if out is not None:
+        parser.add_argument(
+            "--out",
+            type=Path,
+            default=None,
+            help=f"the JSON to write (default: {_shown(out)}; with --smoke: "
+            f"{SMOKE_DIR / Path(out).name})",
+        )
+        parser.set_defaults(_default_out=Path(out))
+
+
+def parse_arguments(
+    parser: argparse.ArgumentParser, argv: list[str] | None = None
+) -> argparse.Namespace:
+    """``parser.parse_args``, with ``--out`` resolved.
+
+    Without ``--out``: the script's result file, or with ``--smoke`` the same
+    name under a temporary folder. A smoke run never writes to
+    ``benchmarks/results/``: an ``--out`` there is refused.
+    """
+    args = parser.parse_args(argv)
+    default = getattr(args, "_default_out", None)
+    if default is not None:
+        del args._default_out
+        if args.out is None:
+            args.out = SMOKE_DIR / default.name if args.smoke else default
+            if args.smoke:
+                print(f"smoke run: writing {args.out}", file=sys.stderr)
+        if args.smoke and _inside(args.out, RESULTS):
+            parser.error(
+                f"--smoke --out {args.out}: a smoke run never writes to "
+                "benchmarks/results/; give another --out (or none: a temporary file)"
+            )
+    return args
+
+
+def pin_threads(n: int = 1) -> None:
+    """Run on ``n`` threads: torch's, the BLAS and OpenMP pools, child processes.
+
+    torch's pool is set directly; the BLAS libraries already loaded (numpy's
+    OpenBLAS, MKL) through threadpoolctl; and the environment variables are set
+    for libraries loaded later and for worker processes.
+    """
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(n)
+    torch.set_num_threads(n)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - optional: torch is pinned anyway
+        return
+    threadpool_limits(limits=n)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return Path(path).resolve().is_relative_to(folder.resolve())
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 class Bench:

@@ -23,21 +23,23 @@ from __future__ import annotations
 
 import argparse
 import functools
-import os
 import platform
 import time
 from pathlib import Path
 from typing import Any
 
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[var] = "1"  # one core: set before torch starts
+import numpy as np
+import torch
+from harness import (
+    Bench,
+    add_common_arguments,
+    parse_arguments,
+    pin_threads,
+    write_json,
+)
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from harness import Bench, add_common_arguments, write_json  # noqa: E402
-
-from mtlbook.data.glyphs import load_glyphs, standard_split  # noqa: E402
-from mtlbook.transfer import (  # noqa: E402
+from mtlbook.data.glyphs import load_glyphs, standard_split
+from mtlbook.transfer import (
     TaskData,
     layer_transfer,
     make_mlp,
@@ -45,7 +47,7 @@ from mtlbook.transfer import (  # noqa: E402
     summarize,
     train_classifier,
 )
-from mtlbook.transfer.layer_transfer import CONDITIONS  # noqa: E402
+from mtlbook.transfer.layer_transfer import CONDITIONS
 
 RESULT = Path("benchmarks/results/layer_transfer_glyphs.json")
 HIDDEN = (128, 128, 128, 128)
@@ -112,13 +114,11 @@ def claims(summary: list[dict[str, Any]], depths: list[int]) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="seconds-long run")
     parser.add_argument("--steps", type=int, default=4000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--out", type=Path, default=RESULT)
-    add_common_arguments(parser)
-    args = parser.parse_args()
-    torch.set_num_threads(1)
+    add_common_arguments(parser, out=RESULT)
+    args = parse_arguments(parser)
+    pin_threads(1)
     start = time.perf_counter()
     steps = 30 if args.smoke else args.steps
     seeds = [0] if args.smoke else args.seeds

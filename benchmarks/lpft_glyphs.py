@@ -28,31 +28,33 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
 import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[var] = "1"  # one core: set before torch starts
+import numpy as np
+import torch
+from harness import (
+    Bench,
+    add_common_arguments,
+    parse_arguments,
+    pin_threads,
+    write_json,
+)
+from scipy.ndimage import rotate
+from torch import nn
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from harness import Bench, add_common_arguments, write_json  # noqa: E402
-from scipy.ndimage import rotate  # noqa: E402
-from torch import nn  # noqa: E402
-
-from mtlbook.data.glyphs import load_glyphs, standard_split  # noqa: E402
-from mtlbook.transfer import (  # noqa: E402
+from mtlbook.data.glyphs import load_glyphs, standard_split
+from mtlbook.transfer import (
     fine_tune,
     linear_probe,
     lp_ft,
     make_mlp,
     train_classifier,
 )
-from mtlbook.transfer.layer_transfer import accuracy  # noqa: E402
+from mtlbook.transfer.layer_transfer import accuracy
 
 RESULT = Path("benchmarks/results/lpft_glyphs.json")
 FEATURES = 256
@@ -215,11 +217,9 @@ def claims(summary: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="seconds-long run")
-    parser.add_argument("--out", type=Path, default=RESULT)
-    add_common_arguments(parser)
-    args = parser.parse_args()
-    torch.set_num_threads(1)
+    add_common_arguments(parser, out=RESULT)
+    args = parse_arguments(parser)
+    pin_threads(1)
     start = time.perf_counter()
     pretrain_steps, steps = (50, 20) if args.smoke else (4000, 600)
     seeds = [0] if args.smoke else [0, 1, 2]

@@ -19,21 +19,23 @@ change one choice at a time (head init, steps) to show which ones matter.
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import time
 from pathlib import Path
 from typing import Any
 
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[var] = "1"  # one core: set before numpy starts
+import numpy as np
+import torch
+from harness import (
+    Bench,
+    add_common_arguments,
+    parse_arguments,
+    pin_threads,
+    write_json,
+)
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from harness import Bench, add_common_arguments, write_json  # noqa: E402
-
-from mtlbook.data.transfer_toys import make_linear_toy  # noqa: E402
-from mtlbook.transfer.lpft_toy import METHODS, run_lpft_toy  # noqa: E402
+from mtlbook.data.transfer_toys import make_linear_toy
+from mtlbook.transfer.lpft_toy import METHODS, run_lpft_toy
 
 RESULT = Path("benchmarks/results/lpft_toy.json")
 PUBLISHED = {"lp": [0.007, 0.034], "ft": [0.000, 0.443], "lpft": [0.000, 0.032]}
@@ -122,11 +124,9 @@ def claims(summary: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="seconds-long run")
-    parser.add_argument("--out", type=Path, default=RESULT)
-    add_common_arguments(parser)
-    args = parser.parse_args()
-    torch.set_num_threads(1)
+    add_common_arguments(parser, out=RESULT)
+    args = parse_arguments(parser)
+    pin_threads(1)
     start = time.perf_counter()
     seeds = list(range(3 if args.smoke else 10))
     common = {"n_train": 100, "lr": 0.01, "n_test": 1000 if args.smoke else 5000}

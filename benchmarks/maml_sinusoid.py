@@ -4,7 +4,8 @@ Writes ``benchmarks/results/maml_sinusoid.json``; the meta-learning chapter
 renders it. Run from the repository root::
 
     .venv/bin/python benchmarks/maml_sinusoid.py                 # full: 70,000
-    .venv/bin/python benchmarks/maml_sinusoid.py --iterations 500 --out smoke.json
+    .venv/bin/python benchmarks/maml_sinusoid.py --iterations 500 --out probe.json
+    .venv/bin/python benchmarks/maml_sinusoid.py --smoke  # seconds: checks the script
     .venv/bin/python benchmarks/maml_sinusoid.py --resume      # after a kill
 
 Each of the three trainings saves its state every 5,000 iterations (model,
@@ -30,22 +31,24 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
 import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[var] = "1"  # one core: set before torch starts
+import torch
+import torch.nn.functional as F
+from harness import (
+    Bench,
+    add_common_arguments,
+    parse_arguments,
+    pin_threads,
+    write_json,
+)
+from torch import nn
 
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from harness import Bench, add_common_arguments, write_json  # noqa: E402
-from torch import nn  # noqa: E402
-
-from mtlbook.meta import (  # noqa: E402
+from mtlbook.meta import (
     Sinusoid,
     adaptation_curve,
     fixed_tasks,
@@ -72,6 +75,7 @@ TEST_SEED = 2024
 LOG_EVERY = 1000
 STEP_EVERY = 100  # iterations per tick of the progress bar
 CHECKPOINT_EVERY = 5000  # iterations between saved states of a run
+SMOKE = {"iterations": 20, "checkpoint_every": 10}  # --smoke: seconds
 PUBLISHED = {  # Finn et al. (2017), Appendix C.1, Table 2: 5-shot MSE
     "maml": {"1": 0.67, "5": 0.38, "10": 0.35},
     "pretrained": {"1": 2.41, "5": 2.23, "10": 2.19},
@@ -269,10 +273,12 @@ def main() -> None:
         default=CHECKPOINT_EVERY,
         help="iterations between saved states of the run in progress",
     )
-    parser.add_argument("--out", type=Path, default=RESULT)
-    add_common_arguments(parser)
-    args = parser.parse_args()
-    torch.set_num_threads(1)
+    add_common_arguments(parser, out=RESULT)
+    args = parse_arguments(parser)
+    pin_threads(1)
+    if args.smoke:
+        args.iterations = SMOKE["iterations"]
+        args.checkpoint_every = SMOKE["checkpoint_every"]
 
     start = time.perf_counter()
     bench = Bench("maml_sinusoid", args.out, resume=args.resume)
@@ -332,6 +338,8 @@ def main() -> None:
         "wall_seconds": time.perf_counter() - start,
         "environment": environment(),
     }
+    if args.smoke:
+        result["smoke"] = SMOKE
     write_json(args.out, result)
     bench.close()
     print(json.dumps({"at_steps": at, "checks": checks}, indent=2))

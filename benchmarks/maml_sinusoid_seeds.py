@@ -19,6 +19,7 @@ thread each. Writes ``benchmarks/results/maml_sinusoid_seeds.json``::
 
     .venv/bin/python benchmarks/maml_sinusoid_seeds.py
     .venv/bin/python benchmarks/maml_sinusoid_seeds.py --iterations 300 --out s.json
+    .venv/bin/python benchmarks/maml_sinusoid_seeds.py --smoke  # seconds: a check
     .venv/bin/python benchmarks/maml_sinusoid_seeds.py --resume  # after a kill
 
 Each finished (variant, seed) run is checkpointed; ``--resume`` reruns only
@@ -29,19 +30,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[var] = "1"  # one core per run: set before torch starts
-
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from harness import Bench, add_common_arguments, write_json  # noqa: E402
-from maml_sinusoid import (  # noqa: E402
+import torch
+import torch.nn.functional as F
+from harness import (
+    Bench,
+    add_common_arguments,
+    parse_arguments,
+    pin_threads,
+    write_json,
+)
+from maml_sinusoid import (
     INNER_LR,
     ITERATIONS,
     PUBLISHED,
@@ -49,9 +52,9 @@ from maml_sinusoid import (  # noqa: E402
     test_tasks,
     train,
 )
-from torch import nn  # noqa: E402
+from torch import nn
 
-from mtlbook.meta import adaptation_curve, maml_loss, mean_ci  # noqa: E402
+from mtlbook.meta import adaptation_curve, maml_loss, mean_ci
 
 RESULT = Path(__file__).parent / "results" / "maml_sinusoid_seeds.json"
 SEEDS = (0, 1, 2)
@@ -61,6 +64,7 @@ VARIANTS = {
     "official_init": {"init": "official", "inner_lr": INNER_LR},
     "official_code": {"init": "official", "inner_lr": OFFICIAL_LR},
 }
+SMOKE = {"iterations": 10, "seeds": (0,)}  # --smoke: seconds
 BLOWN_UP = 10.0  # an adapted task MSE above this is worse than predicting zero
 
 
@@ -75,7 +79,7 @@ def official_init_(model: nn.Module) -> None:
 
 def run(variant: str, seed: int, iterations: int) -> dict[str, Any]:
     """Meta-train one MAML and score it on the fixed 600 test tasks."""
-    torch.set_num_threads(1)
+    pin_threads(1)
     spec = VARIANTS[variant]
     result = train(
         maml_loss,
@@ -112,13 +116,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=ITERATIONS)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=RESULT)
-    add_common_arguments(parser)
-    args = parser.parse_args()
+    add_common_arguments(parser, out=RESULT)
+    args = parse_arguments(parser)
+    pin_threads(1)  # one core per run, worker processes included
+    seeds = SMOKE["seeds"] if args.smoke else SEEDS
+    if args.smoke:
+        args.iterations = SMOKE["iterations"]
 
     start = time.perf_counter()
     bench = Bench("maml_sinusoid_seeds", args.out, resume=args.resume)
-    bench.plan({f"{v}/{s}": args.iterations for v in VARIANTS for s in SEEDS})
+    bench.plan({f"{v}/{s}": args.iterations for v in VARIANTS for s in seeds})
     with ProcessPoolExecutor(args.workers) as pool:
         futures = {}
         for key in bench.todo():
@@ -150,7 +157,7 @@ def main() -> None:
             "shots, 10 SGD steps at the variant's inner rate, MSE on 100 fresh "
             "points per task",
             "variants": VARIANTS,
-            "seeds": list(SEEDS),
+            "seeds": list(seeds),
             "seed_meaning": "init seed s, meta-batch seed s + 1",
             "blown_up": f"test-task MSE above {BLOWN_UP} after adapting",
             "ci": "1.96 * sample std / sqrt(600)",
@@ -162,6 +169,8 @@ def main() -> None:
         "wall_seconds": round(time.perf_counter() - start, 1),
         "environment": environment(),
     }
+    if args.smoke:
+        result["smoke"] = SMOKE
     write_json(args.out, result)
     bench.close()
     print(json.dumps(summary, indent=2))

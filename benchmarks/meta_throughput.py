@@ -28,15 +28,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[var] = "1"  # set before torch starts; torch threads are set below
+import torch
+import torch.nn.functional as F
+from harness import (
+    Bench,
+    add_common_arguments,
+    parse_arguments,
+    pin_threads,
+    write_json,
+)
+from torch import Tensor, nn
 
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from harness import Bench, add_common_arguments, write_json  # noqa: E402
-from torch import Tensor, nn  # noqa: E402
-
-from mtlbook.meta import (  # noqa: E402
+from mtlbook.meta import (
     Sinusoid,
     TaskBatch,
     maml_loss,
@@ -133,11 +136,10 @@ def measure(threads: int, steps: int, warmup: int, bench: Bench) -> dict[str, An
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="seconds-long run")
-    parser.add_argument("--out", type=Path, default=RESULT)
-    add_common_arguments(parser)
-    args = parser.parse_args()
-    steps, warmup = (10, 2) if args.smoke else (300, 20)
+    add_common_arguments(parser, out=RESULT)
+    args = parse_arguments(parser)
+    pin_threads(1)  # BLAS and OpenMP; measure() sets torch's threads per setting
+    steps, warmup = (3, 1) if args.smoke else (300, 20)
 
     start = time.perf_counter()
     bench = Bench("meta_throughput", args.out, resume=args.resume)

@@ -4,7 +4,8 @@ Writes ``benchmarks/results/metasgd_sinusoid.json``; the meta-learning chapter
 renders it. Run from the repository root::
 
     .venv/bin/python benchmarks/metasgd_sinusoid.py              # full run
-    .venv/bin/python benchmarks/metasgd_sinusoid.py --iterations 500 --out smoke.json
+    .venv/bin/python benchmarks/metasgd_sinusoid.py --iterations 500 --out probe.json
+    .venv/bin/python benchmarks/metasgd_sinusoid.py --smoke      # seconds: a check
     .venv/bin/python benchmarks/metasgd_sinusoid.py --resume   # after a kill
 
 Protocol: the MAML sinusoid and 1-40-40-1 ReLU MLP (Finn et al. 2017), 5-shot,
@@ -27,7 +28,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from harness import Bench, add_common_arguments, write_json
+from harness import Bench, add_common_arguments, parse_arguments, write_json
 from maml_sinusoid import (
     INIT_SEED,
     OUTER_LR,
@@ -50,6 +51,7 @@ from mtlbook.meta import (
 
 RESULT = Path(__file__).parent / "results" / "metasgd_sinusoid.json"
 ITERATIONS = 30_000  # not fixed by Li et al.; chosen to fit ~8 min on one core
+SMOKE_ITERATIONS = 20  # --smoke: seconds
 META_BATCH = 25
 K_SHOT = 5
 INNER_LR = 0.01  # MAML's α and Meta-SGD's initial rates
@@ -135,10 +137,11 @@ RUNS = {"metasgd": run_metasgd, "maml": run_maml}
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=ITERATIONS)
-    parser.add_argument("--out", type=Path, default=RESULT)
-    add_common_arguments(parser)
-    args = parser.parse_args()
+    add_common_arguments(parser, out=RESULT)
+    args = parse_arguments(parser)
     torch.set_num_threads(1)
+    if args.smoke:
+        args.iterations = SMOKE_ITERATIONS
 
     start = time.perf_counter()
     bench = Bench("metasgd_sinusoid", args.out, resume=args.resume)
@@ -196,6 +199,8 @@ def main() -> None:
         "wall_seconds": time.perf_counter() - start,
         "environment": environment(),
     }
+    if args.smoke:
+        result["smoke"] = {"iterations": SMOKE_ITERATIONS}
     write_json(args.out, result)
     bench.close()
     print(json.dumps({"one_step": one_step, "checks": checks}, indent=2))

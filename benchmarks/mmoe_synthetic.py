@@ -22,22 +22,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import time
 from pathlib import Path
 from typing import Any
 
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[var] = "1"  # one core: set before torch starts
+import torch
+import torch.nn.functional as F
+from harness import (
+    Bench,
+    add_common_arguments,
+    parse_arguments,
+    pin_threads,
+    write_json,
+)
+from torch import nn
 
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from harness import Bench, add_common_arguments, write_json  # noqa: E402
-from torch import nn  # noqa: E402
-
-from mtlbook.data.mtl_toys import mmoe_synthetic  # noqa: E402
-from mtlbook.multitask import (  # noqa: E402
+from mtlbook.data.mtl_toys import mmoe_synthetic
+from mtlbook.multitask import (
     EqualWeights,
     HardSharing,
     MMoE,
@@ -111,12 +113,10 @@ def run(kind: str, p: float, seed: int, steps: int) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="200 steps")
-    parser.add_argument("--out", type=Path, default=RESULT)
-    add_common_arguments(parser)
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    steps = 200 if args.smoke else STEPS
+    add_common_arguments(parser, out=RESULT)
+    args = parse_arguments(parser)
+    pin_threads(1)
+    steps = 40 if args.smoke else STEPS
     start = time.perf_counter()
     bench = Bench("mmoe_synthetic", args.out, resume=args.resume)
     bench.plan(

@@ -24,22 +24,24 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import platform
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[var] = "1"  # one core: set before torch starts
+import numpy as np
+import torch
+from harness import (
+    Bench,
+    add_common_arguments,
+    parse_arguments,
+    pin_threads,
+    write_json,
+)
+from torch import nn
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from harness import Bench, add_common_arguments, write_json  # noqa: E402
-from torch import nn  # noqa: E402
-
-from mtlbook.multitask import (  # noqa: E402
+from mtlbook.multitask import (
     DWA,
     FAMO,
     IMTLG,
@@ -282,13 +284,11 @@ def rounded(node: Any, digits: int = 4) -> Any:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="seconds-long check")
-    parser.add_argument("--out", type=Path, default=RESULT)
-    add_common_arguments(parser)
-    args = parser.parse_args()
-    torch.set_num_threads(1)
+    add_common_arguments(parser, out=RESULT)
+    args = parse_arguments(parser)
+    pin_threads(1)
     Ks = [2, 10, 40]
-    rounds, warmup, timed = (2, 1, 2) if args.smoke else (10, 1, 3)
+    rounds, warmup, timed = (1, 1, 1) if args.smoke else (10, 1, 3)
     t0 = time.perf_counter()
     bench = Bench("mtl_cost", args.out, resume=args.resume)
     methods = measure(Ks, rounds, warmup, timed, bench)

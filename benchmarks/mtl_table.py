@@ -30,8 +30,8 @@ averaged. One torch thread.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
-import os
 import platform
 import time
 from collections.abc import Callable, Iterator
@@ -39,18 +39,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[var] = "1"  # one core: set before torch starts
+import numpy as np
+import torch
+from harness import (
+    Bench,
+    add_common_arguments,
+    parse_arguments,
+    pin_threads,
+    write_json,
+)
+from torch import Tensor, nn
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from harness import Bench, add_common_arguments, write_json  # noqa: E402
-from torch import Tensor, nn  # noqa: E402
-
-from mtlbook.data.glyph_attributes import glyph_attribute_tasks  # noqa: E402
-from mtlbook.data.glyphs import load_glyphs, standard_split  # noqa: E402
-from mtlbook.data.multidigits import make_multidigits  # noqa: E402
-from mtlbook.multitask import (  # noqa: E402
+from mtlbook.data.glyph_attributes import glyph_attribute_tasks
+from mtlbook.data.glyphs import load_glyphs, standard_split
+from mtlbook.data.multidigits import make_multidigits
+from mtlbook.multitask import (
     DWA,
     FAMO,
     IMTLG,
@@ -89,6 +92,7 @@ LABELS = {
     "imtl_g": "IMTL-G",
 }
 STATIC_BOOST = 3.0  # static candidates: equal weights, and each task's tripled
+SMOKE_ROWS = 128  # --smoke: rows kept of every split (one epoch, one seed)
 
 
 @dataclass(frozen=True)
@@ -311,6 +315,15 @@ def run_seed(data: Dataset, seed: int, epochs: int) -> dict[str, Any]:
     return out
 
 
+def first_rows(data: Dataset, n: int) -> Dataset:
+    """``data`` cut to the first ``n`` rows of every split (``--smoke``)."""
+    splits = {
+        name: (x[:n], [t[:n] for t in targets])
+        for name, (x, targets) in data.splits.items()
+    }
+    return dataclasses.replace(data, splits=splits)
+
+
 def steps_per_seed(data: Dataset, epochs: int) -> int:
     """Training steps of one seed: K baselines, K + 1 static candidates, the rest."""
     K = len(data.tasks)
@@ -412,13 +425,11 @@ def rounded(node: Any, digits: int = 4) -> Any:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="seconds-long check")
     parser.add_argument("--epochs-digits", type=int, default=15)
     parser.add_argument("--epochs-glyphs", type=int, default=30)
-    parser.add_argument("--out", type=Path, default=RESULT)
-    add_common_arguments(parser)
-    args = parser.parse_args()
-    torch.set_num_threads(1)
+    add_common_arguments(parser, out=RESULT)
+    args = parse_arguments(parser)
+    pin_threads(1)
     seeds = [0] if args.smoke else [0, 1, 2]
     epochs = {
         "multidigits": 1 if args.smoke else args.epochs_digits,
@@ -450,6 +461,8 @@ def main() -> None:
     }
     bench = Bench("mtl_table", args.out, resume=args.resume)
     data = {key: build() for key, build in builders.items()}
+    if args.smoke:  # the first rows of every split: a few batches per network
+        data = {key: first_rows(d, SMOKE_ROWS) for key, d in data.items()}
     bench.plan(
         {
             f"{key}/{seed}": steps_per_seed(data[key], epochs[key])

@@ -28,20 +28,16 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[var] = "1"  # one core: set before torch starts
+import torch
+from harness import Bench, add_common_arguments, parse_arguments, pin_threads
 
-import torch  # noqa: E402
-from harness import Bench, add_common_arguments  # noqa: E402
-
-from mtlbook.data.mtl_toys import (  # noqa: E402
+from mtlbook.data.mtl_toys import (
     BALANCED_LOSS,
     BALANCED_POINT,
     PARETO_THETA1_RANGE,
@@ -52,7 +48,7 @@ from mtlbook.data.mtl_toys import (  # noqa: E402
     pcgrad_toy_losses,
     two_objective_losses,
 )
-from mtlbook.multitask import (  # noqa: E402
+from mtlbook.multitask import (
     FAMO,
     MGDA,
     CAGrad,
@@ -66,6 +62,7 @@ DTYPE = torch.float64
 LR = 1e-3
 EVERY = 500  # trajectory subsampling (steps)
 PROGRESS_EVERY = 1000  # steps between two moves of the progress bar
+SMOKE_STEPS = 100  # --smoke: every part this long
 FRONT_TOL = 0.05  # |θ2 − PARETO_THETA2| < FRONT_TOL and θ1 in PARETO_THETA1_RANGE
 SET_TOL = 0.01  # |θ2 − θ2*(θ1)| < SET_TOL: on the computed Pareto set
 BALANCED_TOL = 0.01
@@ -478,10 +475,11 @@ def main() -> None:
         help="run one part only (to run parts in parallel), then --merge them",
     )
     parser.add_argument("--merge", type=Path, nargs="+", help="part JSONs to merge")
-    parser.add_argument("--out", type=Path, default=RESULT)
-    add_common_arguments(parser)
-    args = parser.parse_args()
-    torch.set_num_threads(1)
+    add_common_arguments(parser, out=RESULT)
+    args = parse_arguments(parser)
+    pin_threads(1)
+    if args.smoke:
+        args.steps = args.scaled_steps = args.pcgrad_steps = SMOKE_STEPS
     t0 = time.perf_counter()
     if args.merge:
         parts = [json.loads(path.read_text()) for path in args.merge]
@@ -514,6 +512,8 @@ def main() -> None:
         if "pcgrad_toy" in parts:
             result["pcgrad_toy"] = parts["pcgrad_toy"]
             result["pcgrad_toy_summary"] = pcgrad_summary(result["pcgrad_toy"])
+        if args.smoke:
+            result["smoke"] = True
         result["part_wall_s"] = round(time.perf_counter() - t0, 1)
         result["wall_time_s"] = result["part_wall_s"]
         result["machine"] = {

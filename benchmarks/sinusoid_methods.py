@@ -42,7 +42,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from harness import Bench, add_common_arguments, write_json
+from harness import Bench, add_common_arguments, parse_arguments, write_json
 from maml_sinusoid import (
     INIT_SEED,
     OUTER_LR,
@@ -320,12 +320,10 @@ RUNS = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="200 iterations")
-    parser.add_argument("--out", type=Path, default=RESULT)
-    add_common_arguments(parser)
-    args = parser.parse_args()
+    add_common_arguments(parser, out=RESULT)
+    args = parse_arguments(parser)
     torch.set_num_threads(1)
-    iterations = 200 if args.smoke else ITERATIONS
+    iterations = 20 if args.smoke else ITERATIONS
 
     start = time.perf_counter()
     bench = Bench("sinusoid_methods", args.out, resume=args.resume)
