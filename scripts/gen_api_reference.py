@@ -7,6 +7,7 @@ while book/api.md is out of date.  Usage: python scripts/gen_api_reference.py
 
 from __future__ import annotations
 
+import importlib
 import pkgutil
 import sys
 from pathlib import Path
@@ -34,14 +35,32 @@ def public_modules() -> list[str]:
     return sorted(names)
 
 
+def shadowed_submodules(module: str) -> list[str]:
+    """Names in a package's ``__all__`` that are also the names of its submodules.
+
+    ``mtlbook.transfer`` re-exports the function ``freeze`` of the submodule
+    ``mtlbook.transfer.freeze``: documented in the package's section, the
+    function would get the module's full name (a duplicate object description).
+    Such a function is left to its own module's section.
+    """
+    package = importlib.import_module(module)
+    if not hasattr(package, "__path__"):
+        return []
+    submodules = {info.name for info in pkgutil.iter_modules(package.__path__)}
+    return sorted(set(getattr(package, "__all__", ())) & submodules)
+
+
 def section(module: str) -> str:
     """A heading plus an automodule directive listing the module's own names."""
     level = "#" * min(2 + module.count(".") - 1, 4) if module != "mtlbook" else "##"
+    shadowed = shadowed_submodules(module)
+    exclude = f"   :exclude-members: {', '.join(shadowed)}\n" if shadowed else ""
     return (
         f"{level} `{module}`\n\n"
         "```{eval-rst}\n"
         f".. automodule:: {module}\n"
         "   :members:\n"
+        f"{exclude}"
         "   :show-inheritance:\n"
         "```\n"
     )

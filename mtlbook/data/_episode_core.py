@@ -106,7 +106,7 @@ def draw_episode(
     """Pick n_way of the classes, then k_shot + n_query distinct rows of each.
 
     per_class: one (n_c,) int array of row indices per class, every
-    n_c >= k_shot + n_query (:func:`class_pools` checks). Returns picks
+    n_c >= k_shot + n_query (``class_pools`` checks). Returns picks
     (n_way,) positions into per_class in draw order, support (n_way, k_shot)
     and query (n_way, n_query) rows.
     """

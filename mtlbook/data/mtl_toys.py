@@ -48,7 +48,7 @@ TWO_OBJECTIVE_SCALED_STARTS: tuple[tuple[float, float], ...] = (
     (-7.5, -0.5),
     (9.0, -1.0),
 )
-#: The Pareto front (published): theta2 ≈ -8.3552 with theta1 in [-7, 7].
+#: The Pareto front (published) is theta2 ≈ -8.3552 with theta1 in [-7, 7].
 PARETO_THETA2 = -8.3552
 PARETO_THETA1_RANGE: tuple[float, float] = (-7.0, 7.0)
 #: CAGrad (c = 0.5) converges to this balanced point with L1 = L2 ≈ -15.09.

@@ -22,7 +22,7 @@ from mtlbook._validate import (
     check_real,
 )
 
-#: The centre of the noise-free moons: x in [-1, 2], y in [-0.5, 1].
+#: The centre of the noise-free moons, x in [-1, 2], y in [-0.5, 1].
 MOONS_CENTRE: tuple[float, float] = (0.5, 0.25)
 
 

@@ -53,8 +53,11 @@ class ConditionalNeuralProcess(nn.Module):
     def forward(
         self, x_context: Tensor, y_context: Tensor, x_target: Tensor
     ) -> tuple[Tensor, Tensor]:
-        """x_context: (..., n, x_dim); y_context: (..., n, y_dim);
-        x_target: (..., m, x_dim) -> mean, std: (..., m, y_dim)."""
+        """The predictive mean and std at the targets, given the context set.
+
+        x_context: (..., n, x_dim); y_context: (..., n, y_dim);
+        x_target: (..., m, x_dim) -> mean, std: (..., m, y_dim).
+        """
         r = self.encoder(torch.cat([x_context, y_context], dim=-1)).mean(dim=-2)
         r = r.unsqueeze(-2).expand(*x_target.shape[:-1], r.shape[-1])
         mean, raw = self.decoder(torch.cat([x_target, r], dim=-1)).chunk(2, dim=-1)

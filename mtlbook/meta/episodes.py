@@ -36,7 +36,7 @@ class FewShotEpisodes(_Distribution):
     draws its episodes one after the other with
     :func:`~mtlbook.data.episodes.draw_episode`.
 
-    x: (n, *x_shape); y: (n,) integer labels; classes: the labels of the split
+    x: ``(n, *x_shape)``; y: (n,) integer labels; classes: the labels of the split
     (default: every label in y). Batches: x_support (tasks, n_way*k_shot, ...),
     y_support (tasks, n_way*k_shot), x_query (tasks, n_way*n_query, ...),
     y_query (tasks, n_way*n_query); examples are grouped by episode label.

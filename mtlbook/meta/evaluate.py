@@ -181,7 +181,7 @@ def score_tasks(
     vectorize: bool | None = None,
     **options: Any,
 ) -> Tensor:
-    """fn(model, params, task, **options) per task, without a graph: (n_tasks,)."""
+    """``fn(model, params, task, **options)`` per task, without a graph: (n_tasks,)."""
     _check_tasks(tasks)
     with torch.no_grad():
         return map_tasks(fn, model, params, tasks, vectorize=vectorize, **options)

@@ -27,7 +27,9 @@ def glyph_episodes(
     n_query: int,
     glyphs: GlyphSet | None = None,
 ) -> FewShotEpisodes:
-    """Episodes over the classes of one split of :func:`standard_split`.
+    """Episodes over the classes of one split of the glyph classes.
+
+    ``split`` names a part of :func:`~mtlbook.data.glyphs.split.standard_split`.
 
     glyphs: the dataset (default: ``load_glyphs()``, 20 instances per class).
     Batches: x_support (tasks, n_way*k_shot, 1, 28, 28) float32 in [0, 1],

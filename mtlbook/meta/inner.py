@@ -223,7 +223,7 @@ def adapt(
     """``steps`` SGD steps on loss_fn(predict(params, x), y); returns new params.
 
     θ' = θ − α ∇θ L_support(θ)   (Finn et al. 2017, Algorithm 2, line 7).
-    x: (n, *x_shape); y: (n, *y_shape). lr: a float, a tensor of shape () or
+    x: ``(n, *x_shape)``; y: ``(n, *y_shape)``. lr: a float, a tensor of shape () or
     (steps,), or a dict name -> rate of shape () or the parameter's shape.
     Parameters for which ``adapts(name)`` is false are returned unchanged.
     """
@@ -304,7 +304,7 @@ def map_tasks(
     vectorize: bool | None = None,
     **options: Any,
 ) -> Any:
-    """fn(model, params, task, **options) for every task, stacked on a first axis.
+    """``fn(model, params, task, **options)`` for every task, stacked on a first axis.
 
     fn returns a Tensor or a dict of Tensors; the result has a leading
     dimension of len(batch). vectorize: True runs one vmap over the tasks,
@@ -355,7 +355,7 @@ def meta_loss(
     vectorize: bool | None = None,
     **options: Any,
 ) -> Tensor:
-    """The mean over the meta-batch of fn(model, params, task, **options): ()."""
+    """The mean over the meta-batch of ``fn(model, params, task, **options)``: ()."""
     return map_tasks(fn, model, params, batch, vectorize=vectorize, **options).mean()
 
 

@@ -159,3 +159,31 @@ class ReptileSine(_Distribution):
             self.target(xq, ab, pb).to(d),
             info={"amplitude": a.to(d), "phase": p.to(d)},
         )
+
+
+# --- the network ----------------------------------------------------------------
+
+
+def sinusoid_mlp(seed: int | None = None, width: int = 40) -> torch.nn.Module:
+    """The 1-40-40-1 ReLU network of Finn et al. (2017), §5.1, for the sinusoid.
+
+    ``nn.Sequential(Linear(1, width), ReLU, Linear(width, width), ReLU,
+    Linear(width, 1))`` with PyTorch's default initialisation, which draws from
+    torch's global generator: ``seed`` (a non-negative int) seeds it first, so
+    the same seed gives the same network; ``None`` draws from the generator as
+    it stands. Parameter names: ``0.weight``, ``0.bias``, ``2.*``, ``4.*``
+    (``4`` is the head).
+    """
+    from torch import nn
+
+    width = check_int("width", width, low=1, example=40)
+    if seed is not None:
+        seed = check_int("seed", seed, low=0, example=0)
+        torch.manual_seed(seed)  # nn.Linear draws its initial weights globally
+    return nn.Sequential(
+        nn.Linear(1, width),
+        nn.ReLU(),
+        nn.Linear(width, width),
+        nn.ReLU(),
+        nn.Linear(width, 1),
+    )

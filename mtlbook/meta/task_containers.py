@@ -65,8 +65,8 @@ def _check_sets(t: Task | TaskBatch, lead: int) -> None:
 class Task:
     """One task: adapt on the support set, score on the query set.
 
-    x_support: (n_support, *x_shape); y_support: (n_support, *y_shape)
-    x_query: (n_query, *x_shape); y_query: (n_query, *y_shape)
+    x_support: ``(n_support, *x_shape)``; y_support: ``(n_support, *y_shape)``
+    x_query: ``(n_query, *x_shape)``; y_query: ``(n_query, *y_shape)``
     info: per-task facts such as the sinusoid's amplitude (scalars or vectors).
     """
 
@@ -84,8 +84,8 @@ class Task:
 class TaskBatch:
     """A meta-batch: the fields of :class:`Task` with a leading task dimension.
 
-    x_support: (tasks, n_support, *x_shape); y_support: (tasks, n_support, ...)
-    x_query: (tasks, n_query, *x_shape); y_query: (tasks, n_query, *y_shape)
+    x_support: ``(tasks, n_support, *x_shape)``; y_support: (tasks, n_support, ...)
+    x_query: ``(tasks, n_query, *x_shape)``; y_query: ``(tasks, n_query, *y_shape)``
     info: each value (tasks, ...).
     """
 
@@ -121,8 +121,14 @@ class TaskBatch:
         i = check_int("i", i)
         if not -len(self) <= i < len(self):
             raise IndexError(f"task index {i} out of range for {len(self)} tasks")
+        x_support, y_support, x_query, y_query = (
+            getattr(self, name)[i] for name in _FIELDS
+        )
         return Task(
-            *(getattr(self, name)[i] for name in _FIELDS),
+            x_support,
+            y_support,
+            x_query,
+            y_query,
             info={k: v[i] for k, v in self.info.items()},
         )
 
@@ -147,8 +153,14 @@ def stack_tasks(tasks: Sequence[Task]) -> TaskBatch:
     keys = {tuple(sorted(t.info)) for t in tasks}
     if len(keys) > 1:
         raise ValueError("tasks carry different info keys; they cannot be stacked")
+    x_support, y_support, x_query, y_query = (
+        torch.stack([getattr(t, n) for t in tasks]) for n in _FIELDS
+    )
     return TaskBatch(
-        *(torch.stack([getattr(t, n) for t in tasks]) for n in _FIELDS),
+        x_support,
+        y_support,
+        x_query,
+        y_query,
         info={k: torch.stack([t.info[k] for t in tasks]) for k in tasks[0].info},
     )
 

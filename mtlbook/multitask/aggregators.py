@@ -191,7 +191,8 @@ class NashMTL(Aggregator):
     gets α_i = 0 and the others are solved alone. If no direction helps every
     task (they are Pareto-stationary: 0 is in the gradients' hull, e.g. two
     opposite gradients) no α exists; every weight is then 0 and d = 0, no step
-    (see :func:`nash_weights`). Returns d = 0 if every gradient is zero.
+    (see :func:`~mtlbook.multitask.solvers.nash_weights`). Returns d = 0 if every
+    gradient is zero.
     """
 
     def __init__(self, tol: float = 1e-10, max_iter: int = 500) -> None:
@@ -217,7 +218,7 @@ class IMTLG(Aggregator):
     form (Section 3.2). No task's direction is favoured, whatever the gradient
     magnitudes. A task with an exactly zero gradient gets weight 0. When only
     d = 0 has equal projections (opposite gradients, or K > rank G in general
-    position) every weight is 0; see :func:`imtl_g_weights`.
+    position) every weight is 0; see :func:`~mtlbook.multitask.solvers.imtl_g_weights`.
     """
 
     def _weights(self, M: np.ndarray) -> np.ndarray:

@@ -71,6 +71,11 @@ class FAMO(Scalarizer):
         return torch.log(gaps + _EPS)
 
     def combine(self, losses: Tensor) -> Tensor:
+        """FAMO's loss Σ_i z_i log(L_i − L*_i + ε) / c; losses: (K,) → ().
+
+        c = Σ_i z_i / (L_i − L*_i + ε) is held constant. The losses are kept for
+        the ``after_step`` that follows.
+        """
         log_gaps = self._log_gaps(losses, "losses")
         z = torch.softmax(self.logits, dim=0).to(losses)
         c = (z / torch.exp(log_gaps)).sum().detach()
@@ -99,8 +104,9 @@ class FAMO(Scalarizer):
 
     @property
     def weights(self) -> Tensor:
-        """Task weights z = softmax(ξ): (K,), Σ z = 1."""
+        """Task weights z = softmax(ξ), of shape (K,); Σ z = 1."""
         return torch.softmax(self.logits, dim=0).detach()
 
     def extra_repr(self) -> str:
+        """The constructor arguments that ``repr`` shows."""
         return f"n_tasks={self.n_tasks}, lr={self.lr}, gamma={self.gamma}"

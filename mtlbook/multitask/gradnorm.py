@@ -20,7 +20,7 @@ class GradNorm(Scalarizer):
     shared layer), G_i = ‖∇_W w_i L_i‖ = w_i ‖∇_W L_i‖, Ḡ = mean_i G_i, the
     relative inverse training rate r_i = L̃_i / mean_j L̃_j with L̃_i = L_i/L_i(0),
     the weights take one Adam step (rate ``lr``) on
-    L_grad = Σ_i |G_i − Ḡ r_i^α| (eq. 2), with the target Ḡ r_i^α held constant,
+    ``L_grad = Σ_i |G_i − Ḡ r_i^α|`` (eq. 2), with the target Ḡ r_i^α held constant,
     so ∂L_grad/∂w_i = sign(G_i − Ḡ r_i^α) ‖∇_W L_i‖. Then they are renormalised
     so that Σ w = K. A task that trains slowly (r_i > 1) gets a larger target and
     its weight grows; α sets how hard (the paper uses 1.5, 0.12 on its toy).
@@ -79,6 +79,11 @@ class GradNorm(Scalarizer):
         self.register_buffer("_step", torch.zeros((), dtype=torch.long))
 
     def combine(self, losses: Tensor) -> Tensor:
+        """Σ_i w_i L_i with the weights before the update; losses: (K,) → ().
+
+        The weights take their GradNorm step here, while training (autograd on
+        and the losses requiring grad).
+        """
         self._applied = self._weights.clone()
         if torch.is_grad_enabled() and losses.requires_grad:
             self._balance(losses)
@@ -124,7 +129,7 @@ class GradNorm(Scalarizer):
 
     @property
     def extra_backward_passes(self) -> int:
-        """K: one pass per task loss to the shared layer, in each training call."""
+        """One pass per task loss to the shared layer (K in all), per training call."""
         return self.n_tasks
 
     @property
@@ -133,4 +138,5 @@ class GradNorm(Scalarizer):
         return self._applied.detach().clone()
 
     def extra_repr(self) -> str:
+        """The constructor arguments that ``repr`` shows."""
         return f"n_tasks={self.n_tasks}, alpha={self.alpha}, lr={self.lr}"

@@ -79,6 +79,7 @@ class Scalarizer(nn.Module):
         check_losses(losses, self.n_tasks)
 
     def extra_repr(self) -> str:
+        """The constructor arguments that ``repr`` shows."""
         return f"n_tasks={self.n_tasks}"
 
 
@@ -114,10 +115,12 @@ class StaticWeights(Scalarizer):
         self.register_buffer("_weights", w)
 
     def combine(self, losses: Tensor) -> Tensor:
+        """Σ_i w_i L_i; losses: (K,) → ()."""
         return (self._weights.to(losses) * losses).sum()
 
     @property
     def weights(self) -> Tensor:
+        """The fixed weights w, (K,), as a detached copy."""
         return self._weights.detach().clone()
 
 
@@ -202,6 +205,7 @@ class UncertaintyWeighting(Scalarizer):
         self.log_vars = nn.Parameter(torch.zeros(self.n_tasks))
 
     def combine(self, losses: Tensor) -> Tensor:
+        """Σ_i [ L_i / (2σ_i²) + log σ_i ]; losses: (K,), all ≥ 0 → ()."""
         if (losses.detach() < 0).any():
             raise ValueError(
                 "UncertaintyWeighting needs non-negative task losses (the optimum "
@@ -212,6 +216,7 @@ class UncertaintyWeighting(Scalarizer):
 
     @property
     def weights(self) -> Tensor:
+        """The current weights 1/(2σ_i²), (K,), detached."""
         return 0.5 * torch.exp(-self.log_vars.detach())
 
 
@@ -237,10 +242,12 @@ class DWA(Scalarizer):
         self.register_buffer("epochs_seen", torch.zeros((), dtype=torch.long))
 
     def combine(self, losses: Tensor) -> Tensor:
+        """Σ_k w_k(t) L_k with the current weights; losses: (K,) → ()."""
         return (self.weights.to(losses) * losses).sum()
 
     @property
     def weights(self) -> Tensor:
+        """The current weights w(t), (K,); all 1 until two epochs are seen."""
         if int(self.epochs_seen) < 2:
             return torch.ones(
                 self.n_tasks, dtype=torch.float64, device=self.history.device
@@ -279,6 +286,7 @@ class RandomLossWeighting(Scalarizer):
         )
 
     def combine(self, losses: Tensor) -> Tensor:
+        """Σ_k w_k L_k with freshly drawn weights; losses: (K,) → ()."""
         logits = torch.randn(
             self.n_tasks,
             generator=self.generator,

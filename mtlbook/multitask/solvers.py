@@ -46,7 +46,7 @@ def min_norm_weights(
     shortest gradient; while some task t has g_t·d < ‖d‖² (d = Σ w_i g_i is not
     yet optimal), add t to the support and move to the min-norm point of the
     support's affine hull, dropping tasks whose weight would turn negative (the
-    minor cycle, :func:`_affine_step`). It stops at the optimality (KKT)
+    minor cycle, ``_affine_step``). It stops at the optimality (KKT)
     condition g_i·d ≥ ‖d‖² for every task, checked relative to ‖d‖² (``tol``)
     plus the rounding error of each g_i·d, so gradients whose norms differ by
     orders of magnitude are solved as exactly as equal ones. ``max_iter`` caps
@@ -173,7 +173,7 @@ def cagrad_weights(
     * Otherwise the ball binds. The dual min_{w ∈ Δ} g_w·g0 + r‖g_w‖ (eq. 5) is
       solved by pairwise Frank–Wolfe to find the binding tasks S, and then the
       optimality conditions on S are solved exactly: M_SS λ = t 1 − (G g0)_S and
-      λᵀ M_SS λ = r², a quadratic in t (:func:`_cagrad_on_support`); tasks are
+      λᵀ M_SS λ = r², a quadratic in t (``_cagrad_on_support``); tasks are
       added or dropped until λ ≥ 0 and every task gets g_i·d ≥ t.
 
     Either way d lies in the ball, up to rounding. c = 0 gives exactly the mean
@@ -332,7 +332,7 @@ def nash_weights(
       (:func:`min_norm_weights`) is 0 to float64's rounding of C (squared norm
       within a few K·ε, so ‖·‖ ≲ 1e-7). Then every α is 0: no step.
 
-    Stops when max_i |α_i (Mα)_i − 1| ≤ tol, or when the Newton decrement stops
+    Stops when ``max_i |α_i (Mα)_i − 1| ≤ tol``, or when the Newton decrement stops
     shrinking (float64 precision is spent); raises RuntimeError if Newton does not
     converge in ``max_iter`` steps.
     """

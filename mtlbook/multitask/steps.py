@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import torch
 from torch import Tensor, nn
@@ -32,9 +32,12 @@ Regularizer = Callable[[nn.Module], Tensor]
 
 @dataclass(frozen=True)
 class StepResult:
-    """What one step did: the task weights it applied, (K,); the autograd passes
-    it ran; and the task gradients G: (K, P) of the shared parameters when it
-    computed them anyway (:class:`JacobianStep`), else None."""
+    """What one step did.
+
+    The task weights it applied, (K,); the autograd passes it ran; and the task
+    gradients G: (K, P) of the shared parameters when it computed them anyway
+    (:class:`JacobianStep`), else None.
+    """
 
     weights: Tensor
     backward_passes: int
@@ -57,8 +60,10 @@ class TrainingStep:
         raise NotImplementedError
 
     def after_step(self, losses_after: Callable[[], Tensor]) -> None:
-        """After the optimiser step; ``losses_after()`` recomputes the losses (K,)
-        on the same batch. A no-op unless the method needs them (FAMO)."""
+        """After the optimiser step; a no-op unless the method needs it (FAMO).
+
+        ``losses_after()`` recomputes the losses (K,) on the same batch.
+        """
 
     def end_epoch(self, mean_losses: Tensor) -> None:
         """The epoch's mean task losses (K,) (DWA); a no-op by default."""
@@ -167,10 +172,10 @@ class JacobianStep(TrainingStep):
         G, rest_grads = self._task_gradients(terms)
         set_gradients(self.shared, self.aggregator(G))
         weights = self.aggregator.weights
+        assert weights is not None  # every Aggregator call sets them
         for i, p in enumerate(self.rest):
-            p.grad = sum(
-                float(weights[k]) * rest_grads[k][i] for k in range(len(terms))
-            ).detach()
+            total = sum(float(weights[k]) * rest_grads[k][i] for k in range(len(terms)))
+            p.grad = cast(Tensor, total).detach()
         passes = len(terms)
         if self.regularizer is not None:
             self.regularizer(self.model).backward()  # adds to the aggregated .grad
@@ -180,14 +185,15 @@ class JacobianStep(TrainingStep):
     def _task_gradients(self, terms: list[Tensor]) -> tuple[Tensor, list[list[Tensor]]]:
         """G: (K, P) of the shared parameters and, per task, the other gradients."""
         params, n_shared, K = self.shared + self.rest, len(self.shared), len(terms)
-        rows, rest_grads = [], []
+        rows: list[Tensor] = []
+        rest_grads: list[list[Tensor]] = []
         for k in range(K):
-            grads = torch.autograd.grad(
+            found = torch.autograd.grad(
                 terms[k], params, retain_graph=k < K - 1, allow_unused=True
             )
             grads = [
                 torch.zeros_like(p) if g is None else g
-                for p, g in zip(params, grads, strict=True)
+                for p, g in zip(params, found, strict=True)
             ]
             rows.append(torch.cat([g.reshape(-1) for g in grads[:n_shared]]))
             rest_grads.append(grads[n_shared:])
@@ -215,6 +221,7 @@ def training_step(
     """The step for ``train_multitask``'s (already validated) arguments."""
     if scalarizer is not None:
         return ScalarizedStep(scalarizer, model, regularizer)
+    assert aggregator is not None  # train_multitask checks that one of them is set
     if use_representation:
         return RepresentationStep(aggregator, model, regularizer)
     shared = shared_parameters(model)

@@ -330,7 +330,7 @@ class _Diagnostics:
 
     def due(self, step: int) -> bool:
         """Whether step ``step`` is measured."""
-        return self.active and step % self.every == 0
+        return self.active and self.every is not None and step % self.every == 0
 
     def before_step(self, step: int, terms: list[Tensor], method: TrainingStep) -> None:
         """Take G before the backward passes free the graph, if the step won't."""
@@ -343,6 +343,8 @@ class _Diagnostics:
         if not self.due(step):
             return
         G = result.gradients if self._gradients is None else self._gradients
+        # before_step took G unless the step computes it (and then returns it)
+        assert G is not None
         self.steps.append(step)
         self.cosines.append(gradient_cosines(G).cpu().numpy())
         self.conflicts.append(conflict_rate(G))

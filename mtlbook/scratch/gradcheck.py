@@ -15,7 +15,7 @@ def numerical_gradient(
     """Central differences (f(x + eps e_i) - f(x - eps e_i)) / (2 eps) per entry.
 
     x: any shape (float64 recommended); returns the same shape. x is left unchanged.
-    The error is O(eps²) plus rounding of order (machine epsilon * |f|) / eps.
+    The error is O(eps²) plus rounding of order ``(machine epsilon * |f|) / eps``.
     """
     check_callable("f", f, "lambda x: float(np.sum(x**2))")
     eps = check_real("eps", eps, low=0, low_open=True, example=1e-6)
@@ -34,7 +34,7 @@ def numerical_gradient(
 
 
 def relative_error(a: np.ndarray, b: np.ndarray) -> float:
-    """max |a - b| / max(|a| + |b|), a scale-free distance; a, b: same shape."""
+    """``max |a - b| / max(|a| + |b|)``, a scale-free distance; a, b: same shape."""
     a = check_array("a", a, nonempty=False)
     b = check_array("b", b, nonempty=False)
     if a.shape != b.shape:

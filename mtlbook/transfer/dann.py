@@ -52,12 +52,14 @@ class GradientReversalFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x: Tensor, lambda_: float) -> Tensor:
+        """A copy of x (any shape); keeps λ on ``ctx`` for the backward pass."""
         ctx.lambda_ = lambda_
         # a copy: in-place operations on the output must not modify x
         return x.clone()
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+        """−λ times the incoming gradient for x; none for λ."""
         return -ctx.lambda_ * grad, None
 
 
@@ -83,6 +85,7 @@ class GradientReversal(nn.Module):
         return grad_reverse(x, self.lambda_)
 
     def extra_repr(self) -> str:
+        """The constructor arguments that ``repr`` shows."""
         return f"lambda_={self.lambda_}"
 
 

@@ -102,6 +102,7 @@ def freeze(
     new data in train mode. Warns (``UserWarning``) if nothing was frozen.
 
     Args:
+        model: the network, changed in place.
         depth: freeze ``layers(model)[:depth]``, an int in 0..len(layers).
         names: module names from ``model.named_modules()``, frozen with all
             their submodules. Give ``depth`` or ``names``, or neither to freeze
@@ -149,6 +150,7 @@ def unfreeze(
     (``UserWarning``) if nothing was unfrozen.
 
     Args:
+        model: the network, changed in place.
         from_depth: unfreeze ``layers(model)[from_depth:]``, the layers above
             the cut, an int in 0..len(layers).
         names: module names from ``model.named_modules()``. Give
@@ -188,6 +190,7 @@ def set_cut(model: nn.Module, depth: int, *, bn: BNPolicy = "frozen") -> None:
     layer-transfer experiment (copy n layers, freeze them, train the rest).
 
     Args:
+        model: the network, changed in place.
         depth: the cut, an int in 0..len(layers(model)).
         bn: "frozen" or "train", the policy for the frozen norm layers.
     """

@@ -28,7 +28,7 @@ imported on first use so that importing this module loads no matplotlib.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol, SupportsFloat, cast
 
 import numpy as np
 import torch
@@ -93,7 +93,9 @@ class TrainFn(Protocol):
         *,
         steps: int,
         generator: torch.Generator,
-    ) -> object: ...
+    ) -> object:
+        """Train ``model``; a returned list of float losses feeds the progress bar."""
+        ...
 
 
 def split_classes(
@@ -196,8 +198,8 @@ def build_condition(
 
     Copies ``layers[:n]`` from base_b (BnB, BnB+) or base_a (AnB, AnB+), or
     keeps them random ("random"), then freezes them (BnB, AnB, random) with
-    :func:`set_cut` or leaves all layers trainable (the "+" conditions). The
-    model is on the device of ``base_b``, ready to train.
+    :func:`~mtlbook.transfer.freeze.set_cut` or leaves all layers trainable (the
+    "+" conditions). The model is on the device of ``base_b``, ready to train.
     """
     if condition not in CONDITIONS:
         raise ValueError(
@@ -304,7 +306,7 @@ def layer_transfer(
             if inspect is not None:
                 inspect(row, model)
             trained.append(model)
-            advance(bar, **_shown(row, result))
+            advance(bar, 1, **_shown(row, result))
         bases[seed] = (trained[0], trained[1])
     for seed, n, condition in jobs:
         gen = _generator(seed, 2 + CONDITIONS.index(condition), n)
@@ -322,7 +324,7 @@ def layer_transfer(
         rows.append(row)
         if inspect is not None:
             inspect(row, model)
-        advance(bar, **_shown(row, result))
+        advance(bar, 1, **_shown(row, result))
     bar.close()
     return rows
 
@@ -347,7 +349,9 @@ def summarize(
         missing = [k for k in (*by, value) if k not in row]
         if missing:
             raise ValueError(f"a row lacks the keys {missing}: {dict(row)!r}")
-        groups.setdefault(tuple(row[k] for k in by), []).append(float(row[value]))
+        groups.setdefault(tuple(row[k] for k in by), []).append(
+            float(cast(SupportsFloat, row[value]))
+        )
     if not groups:
         raise ValueError("rows is empty; nothing to summarize")
     out = []
@@ -409,7 +413,7 @@ def _generator(seed: int, stream: int, n: int) -> torch.Generator:
 
 def _shown(row: Row, result: object) -> dict[str, float]:
     """What the bar shows of a trained network: its accuracy, its final loss."""
-    shown = {"acc": float(row["accuracy"])}
+    shown = {"acc": float(cast(SupportsFloat, row["accuracy"]))}
     if isinstance(result, Sequence) and result and isinstance(result[-1], float):
         shown["loss"] = result[-1]
     return shown

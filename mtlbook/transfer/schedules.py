@@ -1,7 +1,7 @@
 """The slanted triangular learning rate (Howard & Ruder 2018, eq. 3).
 
 A short linear warm-up from η_max / ratio to η_max over the first ``cut_frac``
-of the T steps, then a long linear decay back to η_max / ratio:
+of the T steps, then a long linear decay back to η_max / ratio::
 
     cut = ⌊T · cut_frac⌋
     p   = t / cut                         if t < cut

@@ -189,8 +189,8 @@ def _check_xy(
     finite: bool = False,
 ) -> None:
     """x: (n, ...) inputs (floating point unless told), y: (n,) integer labels."""
-    check_tensor(xname, x, floating=floating, finite=finite)
-    check_tensor(yname, y)
+    x = check_tensor(xname, x, floating=floating, finite=finite)
+    y = check_tensor(yname, y)
     if y.dtype.is_floating_point or y.dtype == torch.bool:
         raise TypeError(
             f"{yname} must hold integer class labels, got {y.dtype}; use {yname}.long()"

@@ -161,8 +161,9 @@ def load_glyphs(
 ) -> GlyphSet:
     """All classes of ``scripts`` (default: every script), cached on disk.
 
-    The cache file is keyed by the arguments and :func:`versions`; it is written
-    atomically and read without pickle. Returns images (n, size, size) uint8.
+    The cache file is keyed by the arguments and
+    :func:`~mtlbook.data.glyphs.store.versions`; it is written atomically and
+    read without pickle. Returns images (n, size, size) uint8.
     ``progress=True`` shows the bars of :func:`generate_glyphs` on a cold cache.
     """
     n_per_class, size, seed = _check_sizes(n_per_class, size, seed)

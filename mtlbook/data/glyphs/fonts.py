@@ -52,7 +52,7 @@ FACES: tuple[Face, ...] = (
     Face("STIXGeneralBolIta.ttf", "stix", True, True),
 )
 
-#: The reference face: classes are chosen and compared in DejaVu Sans.
+#: The reference face; classes are chosen and compared in DejaVu Sans.
 REFERENCE_FACE = 0
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from mtlbook._validate import check_int
 from mtlbook.data.glyphs.fonts import FACES, load_font
 
-#: Pixels per em used to draw before shrinking: large, so shrinking anti-aliases.
+#: Pixels per em used to draw before shrinking; large, so shrinking anti-aliases.
 DRAW_PIXELS = 96
 #: Fraction of the canvas side taken by the longer side of the glyph's box.
 FILL = 0.75

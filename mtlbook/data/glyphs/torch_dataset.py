@@ -1,4 +1,7 @@
-"""A thin ``torch.utils.data.Dataset`` over a :class:`GlyphSet`."""
+"""A thin ``torch.utils.data.Dataset`` over a glyph set.
+
+The glyph set is a :class:`~mtlbook.data.glyphs.dataset.GlyphSet`.
+"""
 
 from __future__ import annotations
 
