@@ -878,6 +878,63 @@ def layer_transfer_claims(
     return out
 
 
+def random_below_anb_claim(result: dict[str, Any], dataset: str) -> Claim:
+    """ "Random frozen layers are the worst", against AnB, tested at each n.
+
+    Per cut depth n, the paired (by seed) 95 % interval of AnB − random: above
+    0, AnB is better (the finding holds at n); below 0, random frozen layers
+    beat the transferred frozen ones (it does not). One cut that does not hold
+    fails the claim.
+    """
+    s = result["settings"]
+    depths, seeds = s["depths"], s["seeds"]
+    regime = f"{dataset}, {s['model']}, {len(seeds)} seeds, cuts n = {depths}"
+    acc = {
+        (c, n): [
+            next(
+                r["accuracy"]
+                for r in result["rows"]
+                if r["condition"] == c and r["n"] == n and r["seed"] == k
+            )
+            for k in seeds
+        ]
+        for c in ("AnB", "random")
+        for n in depths
+    }
+    tests = {n: difference(acc["AnB", n], acc["random", n]) for n in depths}
+    gaps = {
+        n: [a - b for a, b in zip(acc["AnB", n], acc["random", n], strict=True)]
+        for n in depths
+    }
+    v = combine(*tests.values())
+    beaten = [n for n, x in tests.items() if x == FAILS]
+    undecided = [n for n, x in tests.items() if x == INCONCLUSIVE]
+    why = ""
+    if beaten:
+        why = (
+            "random frozen layers beat AnB at n = "
+            + ", ".join(map(str, beaten))
+            + " (paired seed interval of AnB − random below 0): frozen random "
+            "features serve B better than features frozen on A"
+        )
+    if undecided:
+        why += ("; " if why else "") + (
+            "the seeds do not separate random from AnB at n = "
+            + ", ".join(map(str, undecided))
+        )
+    return Claim(
+        "ch-transfer",
+        f"{dataset}: random frozen layers are worse than AnB at each n "
+        "(tested per n, paired over seeds)",
+        "collapse",
+        YOSINSKI,
+        "AnB − random by n: " + ", ".join(f"n = {n} {_ci(gaps[n])}" for n in depths),
+        v,
+        regime,
+        why,
+    )
+
+
 def layer_transfer_missing(dataset: str, where: str) -> list[Claim]:
     """The four findings for a run whose results are not stored: undecided."""
     why = (
@@ -1730,6 +1787,21 @@ def all_claims(results_dir: str | Path) -> list[Claim]:
             digits = _load(results_dir, "layer_transfer_digits")
             if digits is not None and not digits.get("smoke"):
                 claims += layer_transfer_claims(digits, "digits")
+                claims.append(random_below_anb_claim(digits, "digits"))
             else:
                 claims += layer_transfer_missing("digits", "8×8 digits, 2 seeds")
+                claims.append(
+                    Claim(
+                        "ch-transfer",
+                        "digits: random frozen layers are worse than AnB at each n "
+                        "(tested per n, paired over seeds)",
+                        "collapse",
+                        YOSINSKI,
+                        "not stored",
+                        INCONCLUSIVE,
+                        "digits (benchmarks/layer_transfer_digits.py)",
+                        "no full result stored: run "
+                        "benchmarks/layer_transfer_digits.py",
+                    )
+                )
     return claims

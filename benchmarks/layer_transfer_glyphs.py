@@ -37,6 +37,11 @@ from harness import (
     pin_threads,
     write_json,
 )
+from protocols import (
+    layer_transfer_checks,
+    layer_transfer_summary,
+    merge_layer_transfer_runs,
+)
 
 from mtlbook.data.glyphs import load_glyphs, standard_split
 from mtlbook.transfer import (
@@ -44,7 +49,6 @@ from mtlbook.transfer import (
     layer_transfer,
     make_mlp,
     split_classes,
-    summarize,
     train_classifier,
 )
 from mtlbook.transfer.layer_transfer import CONDITIONS
@@ -80,36 +84,6 @@ def halves(max_classes: int | None) -> tuple[TaskData, TaskData, dict[str, Any]]
         "test_per_class": {"A": 20 - TRAIN_A, "B": 20 - TRAIN_B},
     }
     return task(classes_a, TRAIN_A), task(classes_b, TRAIN_B), info
-
-
-def claims(summary: list[dict[str, Any]], depths: list[int]) -> dict[str, Any]:
-    """The three published findings, judged on the means over seeds."""
-    mean = {(s["condition"], s["n"]): s["mean"] for s in summary}
-    base_b = mean[("baseB", 0)]
-    deepest = max(depths)
-    drop = mean[("AnB", 1)] - mean[("AnB", deepest)]
-    worst_margin = min(
-        min(mean[(c, n)] for c in CONDITIONS if c != "random") - mean[("random", n)]
-        for n in depths
-    )
-    plus_margin = min(mean[("AnB+", n)] - base_b for n in depths)
-    return {
-        f"AnB at the deepest cut (n={deepest}) below AnB at n=1": {
-            "measured": round(drop, 4),
-            "target": "AnB(1) - AnB(deepest) > 0",
-            "pass": bool(drop > 0),
-        },
-        "AnB+ at or above baseB at every n (few target examples)": {
-            "measured": round(plus_margin, 4),
-            "target": "min over n of AnB+(n) - baseB >= 0",
-            "pass": bool(plus_margin >= 0),
-        },
-        "random-frozen the worst condition at every n": {
-            "measured": round(worst_margin, 4),
-            "target": "min over n of (worst other condition - random) > 0",
-            "pass": bool(worst_margin > 0),
-        },
-    }
 
 
 def main() -> None:
@@ -161,16 +135,8 @@ def main() -> None:
     bench.plan({str(seed): networks * steps for seed in seeds})
     for key in bench.todo():
         bench.finish(key, run_seed(int(key)))
-    done = list(bench.results().values())
-    base_a = [a for run in done for a in run["base_a"]]
-    # layer_transfer's order over seeds: every baseB row first, then the rest
-    rows = [r for run in done for r in run["rows"] if r["condition"] == "baseB"]
-    rows += [r for run in done for r in run["rows"] if r["condition"] != "baseB"]
-    rows = [{**r, "accuracy": round(float(r["accuracy"]), 4)} for r in rows]
-    summary = [
-        {**s, "mean": round(s["mean"], 4), "std": round(s["std"], 4)}
-        for s in summarize(rows)
-    ]
+    rows, base_a = merge_layer_transfer_runs(bench.results().values())
+    summary = layer_transfer_summary(rows)
     depths = sorted({int(r["n"]) for r in rows if r["n"] != 0})
     result = {
         "smoke": args.smoke,
@@ -191,7 +157,7 @@ def main() -> None:
         "baseA_accuracy_on_A": [round(a, 4) for a in base_a],
         "rows": rows,
         "summary": summary,
-        "claims": claims(summary, depths),
+        "claims": layer_transfer_checks(summary, depths),
         "figure": "plot_layer_transfer(ax, result['rows'])",
         "wall_time_s": round(time.perf_counter() - start, 1),
         "machine": {

@@ -44,7 +44,7 @@ from harness import (
     pin_threads,
     write_json,
 )
-from maml_sinusoid import (
+from protocols import (
     INNER_LR,
     ITERATIONS,
     PUBLISHED,

@@ -56,6 +56,7 @@ from mtlbook.meta import (
     meta_loss,
     reptile_grad,
 )
+from mtlbook.meta.sinusoid import sinusoid_mlp
 
 RESULT = Path(__file__).parent / "results" / "meta_cost.json"
 STEPS = (1, 2, 5, 10, 20)
@@ -65,14 +66,6 @@ ALPHA = 0.01
 INIT_SEED = 0
 DATA_SEED = 7
 METHODS = ("maml", "fomaml", "reptile")
-
-
-def mlp(seed: int) -> nn.Module:
-    """The 1-40-40-1 ReLU network of Finn et al. (2017), §5.1."""
-    torch.manual_seed(seed)  # nn.Linear draws its initial weights globally
-    return nn.Sequential(
-        nn.Linear(1, 40), nn.ReLU(), nn.Linear(40, 40), nn.ReLU(), nn.Linear(40, 1)
-    )
 
 
 def meta_step(
@@ -183,7 +176,7 @@ def main() -> None:
     repeats = 1 if args.smoke else 25
 
     start = time.perf_counter()
-    model = mlp(INIT_SEED)
+    model = sinusoid_mlp(INIT_SEED)
     params = dict(model.named_parameters())
     batch = Sinusoid(k_support=K, k_query=K).sample_batch(
         META_BATCH, torch.Generator().manual_seed(DATA_SEED)

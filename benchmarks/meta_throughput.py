@@ -46,6 +46,7 @@ from mtlbook.meta import (
     meta_backward,
     meta_loss,
 )
+from mtlbook.meta.sinusoid import sinusoid_mlp
 
 RESULT = Path(__file__).parent / "results" / "meta_throughput.json"
 META_BATCH = 25
@@ -55,14 +56,6 @@ INIT_SEED = 0
 DATA_SEED = 5
 TARGET_RATIO = 5.0
 THREADS = (1, 2)  # torch thread counts measured
-
-
-def mlp(seed: int) -> nn.Module:
-    """The 1-40-40-1 ReLU network of Finn et al. (2017), §5.1."""
-    torch.manual_seed(seed)  # nn.Linear draws its initial weights globally
-    return nn.Sequential(
-        nn.Linear(1, 40), nn.ReLU(), nn.Linear(40, 40), nn.ReLU(), nn.Linear(40, 1)
-    )
 
 
 def vectorised_step(model: nn.Module, params: dict, batch: TaskBatch) -> list[Tensor]:
@@ -99,7 +92,7 @@ def measure(threads: int, steps: int, warmup: int, bench: Bench) -> dict[str, An
     Counts one step on ``bench`` per meta-batch (warm-up included).
     """
     torch.set_num_threads(threads)
-    model = mlp(INIT_SEED)
+    model = sinusoid_mlp(INIT_SEED)
     params = dict(model.named_parameters())
     dist = Sinusoid(k_support=K, k_query=K)
     generator = torch.Generator().manual_seed(DATA_SEED)

@@ -29,14 +29,15 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from harness import Bench, add_common_arguments, parse_arguments, write_json
-from maml_sinusoid import (
+from protocols import (
     INIT_SEED,
+    INNER_LR,  # MAML's α and Meta-SGD's initial rates
+    META_BATCH,
     OUTER_LR,
     TEST_SEED,
     TEST_STEPS,
     curve,
     environment,
-    mlp,
     test_tasks,
     train,
 )
@@ -48,13 +49,12 @@ from mtlbook.meta import (
     metasgd_loss,
     metasgd_rates,
 )
+from mtlbook.meta.sinusoid import sinusoid_mlp
 
 RESULT = Path(__file__).parent / "results" / "metasgd_sinusoid.json"
 ITERATIONS = 30_000  # not fixed by Li et al.; chosen to fit ~8 min on one core
 SMOKE_ITERATIONS = 20  # --smoke: seconds
-META_BATCH = 25
 K_SHOT = 5
-INNER_LR = 0.01  # MAML's α and Meta-SGD's initial rates
 TRAIN_SEED = 11
 PUBLISHED = {  # Li et al. (2017), Table 1: 5-shot MSE after one step, ± 95% CI
     "metasgd": {"mean": 0.90, "ci95": 0.16},
@@ -89,7 +89,9 @@ def common() -> dict[str, Any]:
 def run_metasgd(iterations: int, bench: Bench) -> dict[str, Any]:
     """Meta-SGD trained, scored after one step and after repeated steps."""
     # The rates only need the parameters' names and shapes.
-    rates = metasgd_rates(dict(mlp(INIT_SEED).named_parameters()), init=INNER_LR)
+    rates = metasgd_rates(
+        dict(sinusoid_mlp(INIT_SEED).named_parameters()), init=INNER_LR
+    )
     trained = train(
         metasgd_loss, iterations, extra=rates, bench=bench, key="metasgd", **common()
     )

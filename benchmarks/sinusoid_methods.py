@@ -43,18 +43,22 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from harness import Bench, add_common_arguments, parse_arguments, write_json
-from maml_sinusoid import (
+from protocols import (
     INIT_SEED,
+    INNER_LR,
+    K_TRAIN,
+    LOG_EVERY,
+    MAML_RESULT,
+    META_BATCH,
     OUTER_LR,
+    PUBLISHED,
     STEP_EVERY,
     TEST_STEPS,
     TRAIN_SEED,
     environment,
-    mlp,
     test_tasks,
     train,
 )
-from maml_sinusoid import RESULT as MAML_RESULT
 
 from mtlbook.meta import (
     ConditionalNeuralProcess,
@@ -75,21 +79,15 @@ from mtlbook.meta import (
     reptile_grad,
     score_tasks,
 )
+from mtlbook.meta.sinusoid import sinusoid_mlp
 
 RESULT = Path(__file__).parent / "results" / "sinusoid_methods.json"
 ITERATIONS = 10_000  # every method; what fit a shared 2-core machine in time
-META_BATCH = 25
-K_TRAIN = 10
-ALPHA = 0.01  # the inner / test-time rate of Finn et al. (2017)
+ALPHA = INNER_LR  # the inner / test-time rate of Finn et al. (2017)
 HEAD = "4"  # the last nn.Linear of the 1-40-40-1 MLP
 REPTILE_LR, REPTILE_STEPS = 0.02, 10
 CNP_WIDTH = 128
-LOG_EVERY = 1000
 DIVERGED = 1e6  # an MSE above this (or non-finite) counts as diverged
-PUBLISHED = {  # Finn et al. (2017), Appendix C.1, Table 2: 5-shot MSE
-    "maml": {"1": 0.67, "5": 0.38, "10": 0.35},
-    "pretrained": {"1": 2.41, "5": 2.23, "10": 2.19},
-}
 
 
 def r(x: float) -> float | None:
@@ -132,7 +130,7 @@ def curve(run: dict[str, Any], tasks: TaskBatch, lr: Any, **kw: Any) -> torch.Te
 def train_reptile(iterations: int, bench: Bench) -> dict[str, Any]:
     """Reptile on the same meta-batches; Adam steps along mean(θ − W)."""
     dist = Sinusoid(k_support=K_TRAIN, k_query=K_TRAIN)
-    model = mlp(INIT_SEED)
+    model = sinusoid_mlp(INIT_SEED)
     params = dict(model.named_parameters())
     opt = torch.optim.Adam(params.values(), lr=OUTER_LR)
     generator = torch.Generator().manual_seed(TRAIN_SEED)
@@ -247,7 +245,7 @@ def run_gradient(key: str, iterations: int, bench: Bench) -> dict[str, Any]:
 
 def run_metasgd(key: str, iterations: int, bench: Bench) -> dict[str, Any]:
     """Meta-SGD; its curve repeats the learned step. Also its rates' summary."""
-    rates = metasgd_rates(dict(mlp(INIT_SEED).named_parameters()), init=ALPHA)
+    rates = metasgd_rates(dict(sinusoid_mlp(INIT_SEED).named_parameters()), init=ALPHA)
     trained = train(
         metasgd_loss,
         iterations,

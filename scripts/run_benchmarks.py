@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-NOT_BENCHMARKS = {"harness", "claims"}  # shared code, not benchmarks
+NOT_BENCHMARKS = {"harness", "claims", "protocols"}  # shared code, not benchmarks
 PEERS = {"aggregator_speed": "torchjd"}  # benchmark -> the peer it needs
 
 

@@ -18,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "benchmarks"
-NOT_BENCHMARKS = {"harness", "claims"}  # shared code, not benchmarks
+NOT_BENCHMARKS = {"harness", "claims", "protocols"}  # shared code, not benchmarks
 SMOKED = [
     "aggregator_speed",
     "dann_moons",
@@ -26,6 +26,7 @@ SMOKED = [
     "glyph_baseline",
     "glyph_speed",
     "gradnorm_tasks",
+    "layer_transfer_digits",
     "layer_transfer_glyphs",
     "lpft_glyphs",
     "lpft_toy",

@@ -22,6 +22,7 @@ from claims import (  # noqa: E402
     combine,
     difference,
     difference_ci,
+    random_below_anb_claim,
     trend,
     within,
     within_ci,
@@ -90,6 +91,31 @@ def test_combine() -> None:
     assert combine(INCONCLUSIVE, FAILS) == FAILS
 
 
+def test_random_below_anb_is_tested_at_each_cut() -> None:
+    # AnB above random at n = 1 on every seed, below at n = 2, tied-ish at n = 3
+    anb = {1: [0.9, 0.91, 0.92], 2: [0.5, 0.52, 0.51], 3: [0.6, 0.7, 0.5]}
+    rnd = {1: [0.8, 0.80, 0.81], 2: [0.7, 0.71, 0.72], 3: [0.65, 0.55, 0.62]}
+    rows = [
+        {"condition": c, "n": n, "seed": k, "accuracy": acc[n][k]}
+        for c, acc in (("AnB", anb), ("random", rnd))
+        for n in (1, 2, 3)
+        for k in range(3)
+    ]
+    settings = {"depths": [1, 2, 3], "seeds": [0, 1, 2], "model": "m"}
+    claim = random_below_anb_claim({"settings": settings, "rows": rows}, "toy")
+    assert claim.verdict == FAILS
+    assert "random frozen layers beat AnB at n = 2 " in claim.why
+    assert "do not separate random from AnB at n = 3" in claim.why
+    fine = [
+        {**r, "accuracy": r["accuracy"] + 0.5 * (r["condition"] == "AnB")}
+        for r in rows
+        if r["n"] == 1
+    ]
+    settings = {**settings, "depths": [1]}
+    claim = random_below_anb_claim({"settings": settings, "rows": fine}, "toy")
+    assert claim.verdict == HOLDS and not claim.why
+
+
 def test_claim_needs_a_why_unless_it_holds() -> None:
     with pytest.raises(ValueError):
         Claim("ch-transfer", "c", "1", "k, Table 1", "2", FAILS, "r")
@@ -132,6 +158,7 @@ def test_the_claims_the_book_discusses_are_there(stored: list[Claim]) -> None:
         "ANIL close to MAML",
         "BnB dips",
         "digits: random frozen layers",
+        "digits: random frozen layers are worse than AnB at each n",
         "LP-FT at least as good as fine-tuning in distribution",
         "Uncertainty weighting",
         "MMoE",
