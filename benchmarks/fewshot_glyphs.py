@@ -605,7 +605,7 @@ def main() -> None:
         return
     pin_threads(THREADS)
     if args.smoke:
-        global GLYPHS, N_QUERY
+        global GLYPHS, N_QUERY  # noqa: PLW0603 (smoke mode shrinks the module's protocol)
         n = SMOKE["classes"]
         META["meta_batch"], N_QUERY = SMOKE["meta_batch"], SMOKE["n_query"]
         GLYPHS = GLYPHS.subset(np.concatenate([ids[:n] for ids in SPLIT.values()]))

@@ -59,7 +59,7 @@ from protocols import (
     TRAIN_SEED,
     curve,
     environment,
-    test_tasks,
+    evaluation_tasks,
     train,
 )
 
@@ -96,7 +96,7 @@ def run(key: str, iterations: int, bench: Bench, checkpoint_every: int) -> dict:
         **RUNS[key],
     )
     return {
-        "curve": curve(trained, test_tasks(), INNER_LR),
+        "curve": curve(trained, evaluation_tasks(), INNER_LR),
         "log": trained["log"],
         "seconds": trained["seconds"],
     }
@@ -120,7 +120,7 @@ def main() -> None:
 
     start = time.perf_counter()
     bench = Bench("maml_sinusoid", args.out, resume=args.resume)
-    bench.plan({key: args.iterations for key in RUNS})
+    bench.plan(dict.fromkeys(RUNS, args.iterations))
     for key in bench.todo():
         bench.finish(key, run(key, args.iterations, bench, args.checkpoint_every))
     runs = bench.results()

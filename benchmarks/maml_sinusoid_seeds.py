@@ -49,7 +49,7 @@ from protocols import (
     ITERATIONS,
     PUBLISHED,
     environment,
-    test_tasks,
+    evaluation_tasks,
     train,
 )
 from torch import nn
@@ -93,7 +93,7 @@ def run(variant: str, seed: int, iterations: int) -> dict[str, Any]:
     mse = adaptation_curve(
         result["model"],
         result["params"],
-        test_tasks(),
+        evaluation_tasks(),
         loss_fn=F.mse_loss,
         inner_lr=spec["inner_lr"],
         steps=10,

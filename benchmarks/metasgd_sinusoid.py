@@ -38,7 +38,7 @@ from protocols import (
     TEST_STEPS,
     curve,
     environment,
-    test_tasks,
+    evaluation_tasks,
     train,
 )
 
@@ -95,7 +95,7 @@ def run_metasgd(iterations: int, bench: Bench) -> dict[str, Any]:
     trained = train(
         metasgd_loss, iterations, extra=rates, bench=bench, key="metasgd", **common()
     )
-    tasks = test_tasks(K_SHOT)
+    tasks = evaluation_tasks(K_SHOT)
     learned = {n: r.detach() for n, r in rates.items()}
     repeated = adaptation_curve(
         trained["model"],
@@ -127,7 +127,7 @@ def run_maml(iterations: int, bench: Bench) -> dict[str, Any]:
         maml_loss, iterations, inner_lr=INNER_LR, bench=bench, key="maml", **common()
     )
     return {
-        "curve": curve(trained, test_tasks(K_SHOT), INNER_LR),
+        "curve": curve(trained, evaluation_tasks(K_SHOT), INNER_LR),
         "log": trained["log"],
         "seconds": trained["seconds"],
     }
@@ -147,7 +147,7 @@ def main() -> None:
 
     start = time.perf_counter()
     bench = Bench("metasgd_sinusoid", args.out, resume=args.resume)
-    bench.plan({key: args.iterations for key in RUNS})
+    bench.plan(dict.fromkeys(RUNS, args.iterations))
     for key in bench.todo():
         bench.finish(key, RUNS[key](args.iterations, bench))
     runs = bench.results()

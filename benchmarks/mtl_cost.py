@@ -221,7 +221,7 @@ def measure(
         orders = [list(rng.permutation(list(LABELS))) for _ in range(rounds)]
         schedule[f"K={K}"] = (K, batches, orders)
     per_round = len(LABELS) * (warmup + timed + 1)
-    bench.plan({key: rounds * per_round for key in schedule})
+    bench.plan(dict.fromkeys(schedule, rounds * per_round))
     for key in bench.todo():
         K, batches, orders = schedule[key]
         bench.finish(key, measure_K(K, batches, orders, warmup, timed, bench))

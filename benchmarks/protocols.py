@@ -194,7 +194,7 @@ def curve(
     }
 
 
-def test_tasks(k_support: int = K_TEST) -> Any:
+def evaluation_tasks(k_support: int = K_TEST) -> Any:
     """The fixed evaluation tasks: k_support shots, 100 fresh query points."""
     return fixed_tasks(
         Sinusoid(k_support=k_support, k_query=N_QUERY_TEST), N_TEST, TEST_SEED

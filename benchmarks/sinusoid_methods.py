@@ -56,7 +56,7 @@ from protocols import (
     TEST_STEPS,
     TRAIN_SEED,
     environment,
-    test_tasks,
+    evaluation_tasks,
     train,
 )
 
@@ -240,7 +240,7 @@ def run_gradient(key: str, iterations: int, bench: Bench) -> dict[str, Any]:
         **options,
     )
     test = {"adapts": in_head} if key == "anil" else {}
-    return scored(trained, curve(trained, test_tasks(), ALPHA, **test))
+    return scored(trained, curve(trained, evaluation_tasks(), ALPHA, **test))
 
 
 def run_metasgd(key: str, iterations: int, bench: Bench) -> dict[str, Any]:
@@ -257,7 +257,7 @@ def run_metasgd(key: str, iterations: int, bench: Bench) -> dict[str, Any]:
         key=key,
     )
     learned = {n: v.detach() for n, v in rates.items()}
-    result = scored(trained, curve(trained, test_tasks(), learned))
+    result = scored(trained, curve(trained, evaluation_tasks(), learned))
     return result | {"rates": rates_summary(learned)}
 
 
@@ -285,13 +285,15 @@ def rates_summary(learned: dict[str, torch.Tensor]) -> dict[str, Any]:
 
 def run_reptile(key: str, iterations: int, bench: Bench) -> dict[str, Any]:
     trained = train_reptile(iterations, bench)
-    return scored(trained, curve(trained, test_tasks(), ALPHA))
+    return scored(trained, curve(trained, evaluation_tasks(), ALPHA))
 
 
 def run_cnp(key: str, iterations: int, bench: Bench) -> dict[str, Any]:
     """The CNP takes no gradient steps: one MSE per test task."""
     trained = train_cnp(iterations, bench)
-    scores = score_tasks(cnp_mse, trained["model"], trained["params"], test_tasks())
+    scores = score_tasks(
+        cnp_mse, trained["model"], trained["params"], evaluation_tasks()
+    )
     est = mean_ci(scores)
     return {
         "cnp": {
@@ -325,7 +327,7 @@ def main() -> None:
 
     start = time.perf_counter()
     bench = Bench("sinusoid_methods", args.out, resume=args.resume)
-    bench.plan({key: iterations for key in RUNS})
+    bench.plan(dict.fromkeys(RUNS, iterations))
     for key in bench.todo():
         bench.finish(key, RUNS[key](key, iterations, bench))
     runs = bench.results()

@@ -97,7 +97,7 @@ def exact_min_norm(G: np.ndarray) -> np.ndarray:
     best = None
     for S in supports(K, m + 1):
         base = S[np.argmin(np.linalg.norm(X[S], axis=1))]
-        others = S[S != base]
+        others = S[base != S]
         D = X[others] - X[base]
         c = np.linalg.lstsq(D.T, -X[base], rcond=None)[0] if others.size else []
         d = X[base] + D.T @ c if others.size else X[base]

@@ -117,9 +117,9 @@ def test_random_below_anb_is_tested_at_each_cut() -> None:
 
 
 def test_claim_needs_a_why_unless_it_holds() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="needs a why"):
         Claim("ch-transfer", "c", "1", "k, Table 1", "2", FAILS, "r")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="is not one of"):
         Claim("ch-transfer", "c", "1", "k, Table 1", "2", "partly", "r", "w")
 
 

@@ -243,7 +243,7 @@ def test_a_normal_freeze_does_not_warn() -> None:
         lambda m: freeze(m, depth=0),
         lambda m: freeze(m, names=["2"]),  # a ReLU: nothing to freeze
         lambda m: (freeze(m, depth=1), freeze(m, depth=1)),  # already frozen
-        lambda m: unfreeze(m),  # nothing was frozen
+        unfreeze,  # nothing was frozen
     ],
 )
 def test_a_call_that_changes_nothing_warns(call) -> None:

@@ -30,7 +30,7 @@ def test_shapes_and_label_ranges() -> None:
     data = glyph_attribute_tasks(glyphs(), CLASSES, rng=np.random.default_rng(0))
     n = 10 * len(CLASSES)
     assert data.x.shape == (n, 1, 28, 28) and data.x.dtype == np.float32
-    assert 0.0 <= data.x.min() and data.x.max() <= 1.0
+    assert data.x.min() >= 0.0 and data.x.max() <= 1.0
     assert data.tasks == TASKS == tuple(data.targets) == tuple(data.n_classes)
     assert data.n_classes == {
         "character": len(CLASSES),
@@ -41,7 +41,7 @@ def test_shapes_and_label_ranges() -> None:
     }
     for name, target in data.targets.items():
         assert target.shape == (n,) and target.dtype == np.int64
-        assert 0 <= target.min() and target.max() < data.n_classes[name]
+        assert target.min() >= 0 and target.max() < data.n_classes[name]
 
 
 def test_targets_are_the_stored_labels_of_each_image() -> None:

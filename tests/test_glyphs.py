@@ -182,7 +182,7 @@ def test_torch_dataset_items_are_float_images_with_labels(sample):
     data = GlyphDataset(sample, classes=standard_split()["train"])
     image, label = data[0]
     assert image.shape == (1, 28, 28) and image.dtype == torch.float32
-    assert 0.0 <= image.min() and image.max() <= 1.0
+    assert image.min() >= 0.0 and image.max() <= 1.0
     assert label.dtype == torch.int64
     assert set(data.glyphs.labels["char"].tolist()) <= set(standard_split()["train"])
     multi = GlyphDataset(sample, target=("char", "rotation", "bold"))

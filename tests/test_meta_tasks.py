@@ -56,9 +56,9 @@ def test_sinusoid_respects_the_maml_ranges(seed, n, k_support, k_query) -> None:
     assert b.x_support.shape == b.y_support.shape == (n, k_support, 1)
     assert b.x_query.shape == b.y_query.shape == (n, k_query, 1)
     assert a.shape == p.shape == (n,)
-    assert ((0.1 <= a) & (a <= 5.0)).all() and ((0 <= p) & (p <= math.pi)).all()
+    assert ((a >= 0.1) & (a <= 5.0)).all() and ((p >= 0) & (p <= math.pi)).all()
     for x, y in ((b.x_support, b.y_support), (b.x_query, b.y_query)):
-        assert ((-5 <= x) & (x <= 5)).all()
+        assert ((x >= -5) & (x <= 5)).all()
         torch.testing.assert_close(
             y, a[:, None, None] * torch.sin(x - p[:, None, None])
         )
@@ -101,7 +101,7 @@ def test_reptile_sine_draws_distinct_grid_points(seed, k) -> None:
     b = dist.sample_batch(4, gen(seed))
     grid = torch.linspace(-5, 5, 50, dtype=torch.float64)
     a, p = b.info["amplitude"][:, None, None], b.info["phase"][:, None, None]
-    assert ((0 <= p) & (p <= 2 * math.pi)).all()
+    assert ((p >= 0) & (p <= 2 * math.pi)).all()
     assert b.x_query.shape == (4, 50, 1)
     assert torch.equal(b.x_query[:, :, 0], grid.expand(4, -1))
     for xs in b.x_support[..., 0]:
@@ -258,7 +258,7 @@ def test_glyph_episodes_hold_only_their_split(few_glyphs, split) -> None:
     assert b.x_support.shape == (40, 5, 1, 28, 28)
     assert b.x_query.shape == (40, 15, 1, 28, 28)
     assert b.x_support.dtype == torch.float32
-    assert 0.0 <= float(b.x_query.min()) and float(b.x_query.max()) <= 1.0
+    assert float(b.x_query.min()) >= 0.0 and float(b.x_query.max()) <= 1.0
     mine = torch.from_numpy(standard_split()[split])
     assert torch.isin(b.info["classes"], mine).all()
     # Every image shown is an instance of the class its episode label names.

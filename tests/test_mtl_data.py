@@ -93,7 +93,7 @@ def test_two_objective_values_and_gradients_are_finite(t1, t2, scale):
 def test_two_objective_matches_finite_differences():
     """Autograd equals central differences to 1e-6 at a generic point."""
     theta = torch.tensor([1.3, 0.7], dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda t: two_objective_losses(t), (theta,))
+    assert torch.autograd.gradcheck(two_objective_losses, (theta,))
     assert torch.autograd.gradcheck(pcgrad_toy_losses, (theta,))
 
 
@@ -120,7 +120,7 @@ def test_pcgrad_toy_start_values_follow_formula():
 
 
 @pytest.mark.parametrize(
-    "theta, error",
+    ("theta", "error"),
     [
         ([0.0, 0.0], TypeError),
         (torch.zeros(3), ValueError),
@@ -184,7 +184,7 @@ def test_gradnorm_reproducible_with_one_generator_different_with_another():
 
 
 @pytest.mark.parametrize(
-    "n_tasks, sigmas, kwargs, error, word",
+    ("n_tasks", "sigmas", "kwargs", "error", "word"),
     [
         (2, [1.0], {}, ValueError, "sigmas"),
         (2, [1.0, 2.0, 3.0], {}, ValueError, "sigmas"),
@@ -255,7 +255,7 @@ def test_mmoe_reproducible_with_one_generator_different_with_another():
 
 
 @pytest.mark.parametrize(
-    "kwargs, error, word",
+    ("kwargs", "error", "word"),
     [
         ({"correlation": 1.5}, ValueError, "correlation"),
         ({"correlation": -1.01}, ValueError, "correlation"),
@@ -346,7 +346,7 @@ def test_side_by_side_offset_keeps_both_digits_whole(digits):
 
 
 @pytest.mark.parametrize(
-    "kwargs, error, word",
+    ("kwargs", "error", "word"),
     [
         ({"rng": 0}, TypeError, "rng"),
         ({"fractions": (0.5, 0.5)}, ValueError, "fractions"),

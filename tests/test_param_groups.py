@@ -176,7 +176,7 @@ def stlr_as_printed(
 ) -> float:
     """Howard & Ruder (2018), eq. 3, typed in from the paper."""
     cut = math.floor(T * cut_frac)
-    if t < cut:
+    if t < cut:  # noqa: SIM108 (the paper's two cases, as it writes them)
         p = t / cut
     else:
         p = 1 - (t - cut) / (cut * (1 / cut_frac - 1))

@@ -150,12 +150,15 @@ def adaptation_curve(
         check_callable("metric", metric, "accuracy")
     check_rate("inner_lr", inner_lr)
     check_int("steps", steps, low=0)
-    if isinstance(inner_lr, Tensor) and inner_lr.ndim == 1:
-        if inner_lr.shape[0] != steps:
-            raise ValueError(
-                f"inner_lr has {inner_lr.shape[0]} per-step rates for steps={steps}; "
-                "give one rate per step, or a single rate for all steps"
-            )
+    if (
+        isinstance(inner_lr, Tensor)
+        and inner_lr.ndim == 1
+        and inner_lr.shape[0] != steps
+    ):
+        raise ValueError(
+            f"inner_lr has {inner_lr.shape[0]} per-step rates for steps={steps}; "
+            "give one rate per step, or a single rate for all steps"
+        )
     with torch.no_grad():
         return map_tasks(
             _curve,

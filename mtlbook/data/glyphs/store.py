@@ -71,7 +71,7 @@ def catalogue_from_arrays(arrays: dict[str, np.ndarray]) -> Catalogue | None:
     A truncated or hand-edited file must be rebuilt, not trusted: every field
     is checked for its dtype kind and for shapes that agree with each other.
     """
-    if not _FIELDS <= arrays.keys():
+    if not arrays.keys() >= _FIELDS:
         return None
     codepoints, script, faces = arrays["codepoints"], arrays["script"], arrays["faces"]
     prototypes, scripts = arrays["prototypes"], arrays["scripts"]
