@@ -20,15 +20,15 @@ PINNED_NUMERICS := ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE,STRICT \
 	ONEDNN_MAX_CPU_ISA=SSE41 OPENBLAS_CORETYPE=Haswell \
 	NPY_DISABLE_CPU_FEATURES="X86_V3 X86_V4 AVX512_ICL AVX512_SPR"
 
-.PHONY: book test lint unit nbval build-book lab execute benchmarks clean
+.PHONY: book test lint unit nbval build-book lab execute benchmarks clean browser dist
 
 book: build-book
 	@echo ""
 	@echo "The book is built. Open it in a browser:"
 	@echo "    $(CURDIR)/_build/html/index.html"
 
-test: lint unit nbval build-book
-	@echo "All checks passed: ruff, unit tests, nbval (strict), book build (-W -n)."
+test: lint unit nbval build-book browser
+	@echo "All checks passed: ruff, unit tests, nbval (strict), book build (-W -n), browser."
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -78,3 +78,17 @@ benchmarks: $(STAMP)
 
 clean:
 	rm -rf _build $(MATHJAX)
+
+# Every page of the built site in a real browser (the system Chromium, driven
+# by Playwright from requirements.txt; Debian: apt-get install -y chromium),
+# over http and file://: no console error, failed or remote request, broken
+# image, untypeset math or clipped box. Screenshots: _build/screenshots/.
+browser: build-book
+	$(BIN)/pytest -q -rs tests/test_browser.py
+
+# One archive to hand on: the HTML site, the notebooks and the README.
+DIST := _build/mtlbook-book.tar.gz
+dist: build-book
+	tar -czf $(DIST) --transform 's,^_build/html,html,;s,^,mtlbook-book/,' \
+		README.md $(NOTEBOOKS) _build/html
+	@echo "Archive: $(DIST) ($$(du -h $(DIST) | cut -f1))"
