@@ -26,7 +26,6 @@ keyed by its seed, so seeds 0 and 1 give the chapter's numbers bit for bit).
 from __future__ import annotations
 
 import argparse
-import functools
 import platform
 import time
 from pathlib import Path
@@ -45,15 +44,13 @@ from protocols import (
     layer_transfer_checks,
     layer_transfer_summary,
     merge_layer_transfer_runs,
+    run_layer_transfer,
 )
 from sklearn.datasets import load_digits
 
 from mtlbook.transfer import (
     TaskData,
-    layer_transfer,
-    make_mlp,
     select_classes,
-    train_classifier,
 )
 from mtlbook.transfer.layer_transfer import CONDITIONS
 
@@ -104,43 +101,12 @@ def main() -> None:
     seeds = SMOKE["seeds"] if args.smoke else args.seeds
     data_a, data_b, info = halves()
 
-    def factory(generator: torch.Generator) -> torch.nn.Module:
-        return make_mlp(SIZES, generator)
-
-    trainer = functools.partial(train_classifier, **TRAINER)
-
-    def train(*args: Any, **kwargs: Any) -> list[float]:
-        losses = trainer(*args, **kwargs)
-        bench.step(steps)
-        return losses
-
-    def run_seed(seed: int) -> dict[str, Any]:
-        """baseA, baseB and every condition at every cut, for one seed."""
-        base_a: list[float] = []
-        rows = layer_transfer(
-            factory,
-            data_a,
-            data_b,
-            steps=steps,
-            seeds=[seed],
-            train=train,
-            inspect=lambda row, _: (
-                base_a.append(float(row["accuracy"]))
-                if row["condition"] == "baseA"
-                else None
-            ),
-        )
-        rows = [{**r, "accuracy": float(r["accuracy"])} for r in rows]
-        return {"rows": rows, "base_a": base_a}
-
     bench = Bench("layer_transfer_digits", args.out, resume=args.resume)
-    cuts = len(SIZES) - 2  # n = 1 .. layers - 1
-    networks = 2 + cuts * len(CONDITIONS)  # baseA, baseB, every cut
-    bench.plan({str(seed): networks * steps for seed in seeds})
-    for key in bench.todo():
-        bench.finish(key, run_seed(int(key)))
+    runs = run_layer_transfer(
+        bench, SIZES, data_a, data_b, steps=steps, seeds=seeds, trainer=TRAINER
+    )
     # accuracies are counts over the test images of B: stored as measured
-    rows, base_a = merge_layer_transfer_runs(bench.results().values(), digits=None)
+    rows, base_a = merge_layer_transfer_runs(runs, digits=None)
     summary = layer_transfer_summary(rows)
     depths = sorted({int(r["n"]) for r in rows if r["n"] != 0})
     result = {

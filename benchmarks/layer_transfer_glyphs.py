@@ -22,7 +22,6 @@ random and frozen), 3 network seeds on one class split.
 from __future__ import annotations
 
 import argparse
-import functools
 import platform
 import time
 from pathlib import Path
@@ -41,15 +40,13 @@ from protocols import (
     layer_transfer_checks,
     layer_transfer_summary,
     merge_layer_transfer_runs,
+    run_layer_transfer,
 )
 
 from mtlbook.data.glyphs import load_glyphs, standard_split
 from mtlbook.transfer import (
     TaskData,
-    layer_transfer,
-    make_mlp,
     split_classes,
-    train_classifier,
 )
 from mtlbook.transfer.layer_transfer import CONDITIONS
 
@@ -101,41 +98,11 @@ def main() -> None:
     k = info["classes_per_half"]
     sizes = (784, *HIDDEN, k)
 
-    def factory(generator: torch.Generator) -> torch.nn.Module:
-        return make_mlp(sizes, generator)
-
-    trainer = functools.partial(train_classifier, **TRAINER)
-
-    def train(*args: Any, **kwargs: Any) -> list[float]:
-        losses = trainer(*args, **kwargs)
-        bench.step(steps)
-        return losses
-
-    def run_seed(seed: int) -> dict[str, Any]:
-        """baseA, baseB and every condition at every cut, for one seed."""
-        base_a: list[float] = []
-        rows = layer_transfer(
-            factory,
-            data_a,
-            data_b,
-            steps=steps,
-            seeds=[seed],
-            train=train,
-            inspect=lambda row, _: (
-                base_a.append(float(row["accuracy"]))
-                if row["condition"] == "baseA"
-                else None
-            ),
-        )
-        rows = [{**r, "accuracy": float(r["accuracy"])} for r in rows]
-        return {"rows": rows, "base_a": base_a}
-
     bench = Bench("layer_transfer_glyphs", args.out, resume=args.resume)
-    networks = 2 + len(HIDDEN) * len(CONDITIONS)  # baseA, baseB, n = 1..4
-    bench.plan({str(seed): networks * steps for seed in seeds})
-    for key in bench.todo():
-        bench.finish(key, run_seed(int(key)))
-    rows, base_a = merge_layer_transfer_runs(bench.results().values())
+    runs = run_layer_transfer(
+        bench, sizes, data_a, data_b, steps=steps, seeds=seeds, trainer=TRAINER
+    )
+    rows, base_a = merge_layer_transfer_runs(runs)
     summary = layer_transfer_summary(rows)
     depths = sorted({int(r["n"]) for r in rows if r["n"] != 0})
     result = {

@@ -20,6 +20,7 @@ The network of the sinusoid, 1-40-40-1, is the package's
 from __future__ import annotations
 
 import copy
+import functools
 import platform
 import time
 from collections.abc import Callable, Iterable
@@ -40,7 +41,13 @@ from mtlbook.meta import (
     meta_loss,
 )
 from mtlbook.meta.sinusoid import sinusoid_mlp
-from mtlbook.transfer import summarize
+from mtlbook.transfer import (
+    TaskData,
+    layer_transfer,
+    make_mlp,
+    summarize,
+    train_classifier,
+)
 from mtlbook.transfer.layer_transfer import CONDITIONS
 
 # --------------------------------------------------------------------------
@@ -213,6 +220,53 @@ def environment() -> dict[str, Any]:
 # --------------------------------------------------------------------------
 # Layer transfer (Yosinski et al. 2014)
 # --------------------------------------------------------------------------
+
+
+def run_layer_transfer(
+    bench: Bench,
+    sizes: tuple[int, ...],
+    data_a: TaskData,
+    data_b: TaskData,
+    *,
+    steps: int,
+    seeds: list[int],
+    trainer: dict[str, Any],
+) -> Iterable[dict[str, Any]]:
+    """baseA, baseB and every condition at every cut: one harness run per seed.
+
+    Returns each seed's ``{"rows", "base_a"}``, resumed runs included, for
+    :func:`merge_layer_transfer_runs`.
+    """
+    train_one = functools.partial(train_classifier, **trainer)
+
+    def train(*args: Any, **kwargs: Any) -> list[float]:
+        losses = train_one(*args, **kwargs)
+        bench.step(steps)
+        return losses
+
+    def run_seed(seed: int) -> dict[str, Any]:
+        base_a: list[float] = []
+        rows = layer_transfer(
+            lambda generator: make_mlp(sizes, generator),
+            data_a,
+            data_b,
+            steps=steps,
+            seeds=[seed],
+            train=train,
+            inspect=lambda row, _: (
+                base_a.append(float(row["accuracy"]))
+                if row["condition"] == "baseA"
+                else None
+            ),
+        )
+        rows = [{**r, "accuracy": float(r["accuracy"])} for r in rows]
+        return {"rows": rows, "base_a": base_a}
+
+    networks = 2 + (len(sizes) - 2) * len(CONDITIONS)  # baseA, baseB, every cut
+    bench.plan({str(seed): networks * steps for seed in seeds})
+    for key in bench.todo():
+        bench.finish(key, run_seed(int(key)))
+    return bench.results().values()
 
 
 def merge_layer_transfer_runs(
