@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
 import platform
 import time
 from collections.abc import Callable, Iterable
@@ -34,11 +35,13 @@ from torch import nn
 
 from mtlbook.meta import (
     Sinusoid,
+    TaskBatch,
     adaptation_curve,
     fixed_tasks,
     mean_ci,
     meta_backward,
     meta_loss,
+    reptile_grad,
 )
 from mtlbook.meta.sinusoid import sinusoid_mlp
 from mtlbook.transfer import (
@@ -67,6 +70,8 @@ TEST_STEPS = 10
 INIT_SEED = 0
 TRAIN_SEED = 1
 TEST_SEED = 2024
+VALIDATION_SEED = 2025  # tasks for choosing hyperparameters, never for scores
+REPTILE_LR, REPTILE_STEPS = 0.02, 10  # chosen on validation tasks: reptile_probe.py
 LOG_EVERY = 1000
 STEP_EVERY = 100  # iterations per tick of the progress bar
 CHECKPOINT_EVERY = 5000  # iterations between saved states of a run
@@ -198,6 +203,63 @@ def curve(
         # steps, so the median and the worst task are kept too.
         "median": mse.median(0).values.tolist(),
         "max": mse.max(0).values.tolist(),
+    }
+
+
+def train_reptile(
+    iterations: int,
+    bench: Bench | None,
+    *,
+    inner_lr: float = REPTILE_LR,
+    steps: int = REPTILE_STEPS,
+) -> dict[str, Any]:
+    """Reptile on the same meta-batches; Adam steps along mean(θ − W).
+
+    inner_lr, steps: the inner SGD run on each task's 20 points; the defaults
+    are the ones chosen on validation tasks (``reptile_probe.py``).
+    """
+    dist = Sinusoid(k_support=K_TRAIN, k_query=K_TRAIN)
+    model = sinusoid_mlp(INIT_SEED)
+    params = dict(model.named_parameters())
+    opt = torch.optim.Adam(params.values(), lr=OUTER_LR)
+    generator = torch.Generator().manual_seed(TRAIN_SEED)
+    log, start = [], time.perf_counter()
+    for it in range(1, iterations + 1):
+        b = dist.sample_batch(META_BATCH, generator)
+        # Reptile has no query set: it trains on all 20 points of each task.
+        joined = TaskBatch(
+            torch.cat([b.x_support, b.x_query], dim=1),
+            torch.cat([b.y_support, b.y_query], dim=1),
+            b.x_query,
+            b.y_query,
+        )
+        direction = reptile_grad(
+            model,
+            params,
+            joined,
+            loss_fn=F.mse_loss,
+            inner_lr=inner_lr,
+            steps=steps,
+        )
+        for n, p in params.items():
+            p.grad = direction[n]
+        opt.step()
+        if it % LOG_EVERY == 0 or it == iterations:
+            size = sum(d.square().sum() for d in direction.values()).sqrt()
+            norm = size.item()  # rounded for the JSON; None if it blew up
+            log.append(
+                {
+                    "iteration": it,
+                    "direction_norm": round(norm, 5) if math.isfinite(norm) else None,
+                }
+            )
+        if bench is not None and it % STEP_EVERY == 0:
+            bench.step(STEP_EVERY)
+    return {
+        "model": model,
+        "params": params,
+        "log": log,
+        "seconds": time.perf_counter() - start,
     }
 
 

@@ -20,8 +20,8 @@ query points after 0..10 SGD steps at α = 0.01, mean ± 1.96·s/√600.
   curve repeats the learned step, which the protocol never trained for.
 - Reptile: no query set: 10 SGD steps at 0.02 on all 20 points of each task,
   the direction mean(θ − W) fed to Adam as a gradient (Nichol et al. 2018,
-  §3). Inner rate and steps chosen by a 1,500-iteration probe of (0.01, 5),
-  (0.02, 10), (0.05, 5), scored on 200 other test tasks; tested at α like all.
+  §3). Inner rate and steps chosen by ``reptile_probe.py`` on validation
+  tasks that no reported score uses; tested at α like all.
 - Pretrained: joint training on support ∪ query, fine-tuned at test time.
 - CNP: a conditional neural process (width 128), trained on the query
   log-likelihood given the 10 support points; tested by the MSE of its mean
@@ -52,12 +52,15 @@ from protocols import (
     META_BATCH,
     OUTER_LR,
     PUBLISHED,
+    REPTILE_LR,
+    REPTILE_STEPS,
     STEP_EVERY,
     TEST_STEPS,
     TRAIN_SEED,
     environment,
     evaluation_tasks,
     train,
+    train_reptile,
 )
 
 from mtlbook.meta import (
@@ -76,7 +79,6 @@ from mtlbook.meta import (
     meta_loss,
     metasgd_loss,
     metasgd_rates,
-    reptile_grad,
     score_tasks,
 )
 from mtlbook.meta.sinusoid import sinusoid_mlp
@@ -85,7 +87,6 @@ RESULT = Path(__file__).parent / "results" / "sinusoid_methods.json"
 ITERATIONS = 10_000  # every method; what fit a shared 2-core machine in time
 ALPHA = INNER_LR  # the inner / test-time rate of Finn et al. (2017)
 HEAD = "4"  # the last nn.Linear of the 1-40-40-1 MLP
-REPTILE_LR, REPTILE_STEPS = 0.02, 10
 CNP_WIDTH = 128
 DIVERGED = 1e6  # an MSE above this (or non-finite) counts as diverged
 
@@ -125,47 +126,6 @@ def curve(run: dict[str, Any], tasks: TaskBatch, lr: Any, **kw: Any) -> torch.Te
         steps=TEST_STEPS,
         **kw,
     )
-
-
-def train_reptile(iterations: int, bench: Bench) -> dict[str, Any]:
-    """Reptile on the same meta-batches; Adam steps along mean(θ − W)."""
-    dist = Sinusoid(k_support=K_TRAIN, k_query=K_TRAIN)
-    model = sinusoid_mlp(INIT_SEED)
-    params = dict(model.named_parameters())
-    opt = torch.optim.Adam(params.values(), lr=OUTER_LR)
-    generator = torch.Generator().manual_seed(TRAIN_SEED)
-    log, start = [], time.perf_counter()
-    for it in range(1, iterations + 1):
-        b = dist.sample_batch(META_BATCH, generator)
-        # Reptile has no query set: it trains on all 20 points of each task.
-        joined = TaskBatch(
-            torch.cat([b.x_support, b.x_query], dim=1),
-            torch.cat([b.y_support, b.y_query], dim=1),
-            b.x_query,
-            b.y_query,
-        )
-        direction = reptile_grad(
-            model,
-            params,
-            joined,
-            loss_fn=F.mse_loss,
-            inner_lr=REPTILE_LR,
-            steps=REPTILE_STEPS,
-        )
-        for n, p in params.items():
-            p.grad = direction[n]
-        opt.step()
-        if it % LOG_EVERY == 0 or it == iterations:
-            size = sum(d.square().sum() for d in direction.values()).sqrt()
-            log.append({"iteration": it, "direction_norm": r(size.item())})
-        if it % STEP_EVERY == 0:
-            bench.step(STEP_EVERY)
-    return {
-        "model": model,
-        "params": params,
-        "log": log,
-        "seconds": time.perf_counter() - start,
-    }
 
 
 def train_cnp(iterations: int, bench: Bench) -> dict[str, Any]:
@@ -425,9 +385,8 @@ def main() -> None:
             "test steps repeat the learned rates",
             "reptile": f"{REPTILE_STEPS} SGD steps at {REPTILE_LR} on support "
             "and query together (20 points); direction fed to Adam",
-            "reptile_probe": "1,500 iterations each of (inner lr, steps) = "
-            "(0.01, 5), (0.02, 10), (0.05, 5); mean 5-shot MSE after 10 steps "
-            "at alpha on 200 tasks of seed 2024: 1.51, 1.07, 1.34",
+            "reptile_probe": "inner lr and steps chosen on validation tasks: "
+            "benchmarks/results/reptile_probe.json",
             "pretrained": "joint training on support and query, no inner step",
             "cnp": "trained on the query Gaussian NLL given the 10 support "
             "points; scored by the MSE of its mean given the 5 test points",

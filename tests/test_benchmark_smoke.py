@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "benchmarks"
 NOT_BENCHMARKS = {"harness", "claims", "protocols"}  # shared code, not benchmarks
 SMOKED = [
+    "reptile_probe",
     "aggregator_speed",
     "dann_moons",
     "fewshot_glyphs",
