@@ -68,10 +68,10 @@ from mtlbook.meta import (
     mean_ci,
     meta_backward,
     meta_loss,
+    protomaml_logits,
     protomaml_loss,
     protonet_logits,
     protonet_loss,
-    prototypes,
     reptile_grad,
     score_tasks,
 )
@@ -217,26 +217,11 @@ def protomaml_accuracy(
     inner_lr: float,
     steps: int,
 ) -> Tensor:
-    """protomaml_loss's adaptation, scored by query accuracy: ()."""
-    embed = functional(model)
-    c = prototypes(embed(params, task.x_support), task.y_support, n_way)
-    head = {"head.weight": 2 * c, "head.bias": -c.square().sum(dim=1)}
-
-    def predict(p: dict[str, Tensor], x: Tensor) -> Tensor:
-        body = {n: v for n, v in p.items() if n not in head}
-        return F.linear(embed(body, x), p["head.weight"], p["head.bias"])
-
-    fast = adapt(
-        predict,
-        {**params, **head},
-        task.x_support,
-        task.y_support,
-        loss_fn=F.cross_entropy,
-        lr=inner_lr,
-        steps=steps,
-        order="none",
+    """ProtoMAML's adaptation (no graph kept), scored by query accuracy: ()."""
+    logits = protomaml_logits(
+        model, params, task, n_way=n_way, inner_lr=inner_lr, steps=steps, order="none"
     )
-    return accuracy(predict(fast, task.x_query), task.y_query)
+    return accuracy(logits, task.y_query)
 
 
 @cache

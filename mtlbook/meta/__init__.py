@@ -34,6 +34,7 @@ from mtlbook.meta.inner import (
 from mtlbook.meta.maml import anil_loss, fomaml_loss, joint_loss, maml_loss
 from mtlbook.meta.metasgd import metasgd_loss, metasgd_rates
 from mtlbook.meta.protonets import (
+    protomaml_logits,
     protomaml_loss,
     protonet_logits,
     protonet_loss,
@@ -80,6 +81,7 @@ __all__ = [
     "meta_train",
     "metasgd_loss",
     "metasgd_rates",
+    "protomaml_logits",
     "protomaml_loss",
     "protonet_logits",
     "protonet_loss",

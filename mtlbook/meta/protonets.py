@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from mtlbook._validate import check_int, check_same_length, check_tensor
 from mtlbook.meta.inner import (
     BatchNormPolicy,
+    Order,
     Params,
     adapt,
     check_rate,
@@ -27,7 +28,13 @@ from mtlbook.meta.inner import (
 )
 from mtlbook.meta.tasks import Task
 
-__all__ = ["protomaml_loss", "protonet_logits", "protonet_loss", "prototypes"]
+__all__ = [
+    "protomaml_logits",
+    "protomaml_loss",
+    "protonet_logits",
+    "protonet_loss",
+    "prototypes",
+]
 
 
 def _embedding(z: Tensor) -> Tensor:
@@ -85,7 +92,7 @@ def protonet_loss(
     return F.cross_entropy(protonet_logits(model, params, task, **kwargs), task.y_query)
 
 
-def protomaml_loss(
+def protomaml_logits(
     model: nn.Module,
     params: Params,
     task: Task,
@@ -93,14 +100,15 @@ def protomaml_loss(
     n_way: int,
     inner_lr: float,
     steps: int = 1,
-    first_order: bool = False,
+    order: Order = "second",
     batchnorm: BatchNormPolicy = None,
 ) -> Tensor:
-    """MAML from a prototype-initialised head (Triantafillou et al. §3.2): ().
+    """Query logits after ProtoMAML's adaptation: (n_query, n_way).
 
     The head starts at W_k = 2 c_k, b_k = −‖c_k‖², which makes its logits
-    equal ProtoNets' up to a per-query constant; then body and head adapt.
-    steps=0 is ProtoNets itself (tests/test_meta_algorithms.py).
+    equal ProtoNets' up to a per-query constant; then body and head adapt for
+    ``steps`` SGD steps on the support set. order: as in
+    :func:`mtlbook.meta.inner.adapt` (``"none"`` to evaluate without a graph).
     """
     check_task("task", task)
     check_rate("inner_lr", inner_lr)
@@ -120,6 +128,35 @@ def protomaml_loss(
         loss_fn=F.cross_entropy,
         lr=inner_lr,
         steps=steps,
-        order="first" if first_order else "second",
+        order=order,
     )
-    return F.cross_entropy(predict(adapted, task.x_query), task.y_query)
+    return predict(adapted, task.x_query)
+
+
+def protomaml_loss(
+    model: nn.Module,
+    params: Params,
+    task: Task,
+    *,
+    n_way: int,
+    inner_lr: float,
+    steps: int = 1,
+    first_order: bool = False,
+    batchnorm: BatchNormPolicy = None,
+) -> Tensor:
+    """MAML from a prototype-initialised head (Triantafillou et al. §3.2): ().
+
+    The query cross-entropy of :func:`protomaml_logits`.
+    steps=0 is ProtoNets itself (tests/test_meta_algorithms.py).
+    """
+    logits = protomaml_logits(
+        model,
+        params,
+        task,
+        n_way=n_way,
+        inner_lr=inner_lr,
+        steps=steps,
+        order="first" if first_order else "second",
+        batchnorm=batchnorm,
+    )
+    return F.cross_entropy(logits, task.y_query)
