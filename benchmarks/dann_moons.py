@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import platform
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ import torch
 from harness import (
     Bench,
     add_common_arguments,
+    machine,
     parse_arguments,
     pin_threads,
     write_json,
@@ -177,11 +177,7 @@ def main() -> None:
         "rows": rows,
         "claims": claims(rows),
         "wall_time_s": round(time.perf_counter() - start, 1),
-        "machine": {
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-            "threads": torch.get_num_threads(),
-        },
+        "machine": machine(),
     }
     write_json(args.out, result)
     bench.close()

@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import sys
 import tempfile
 import time
@@ -238,6 +239,16 @@ class Bench:
             f"elapsed {_clock(elapsed)}, ETA {_clock(eta)}",
             flush=True,
         )
+
+
+def machine(**extra: Any) -> dict[str, Any]:
+    """What a result's numbers depend on: torch, Python and torch's threads."""
+    return {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "threads": torch.get_num_threads(),
+        **extra,
+    }
 
 
 def write_json(path: Path, result: Mapping[str, Any]) -> None:

@@ -26,7 +26,6 @@ keyed by its seed, so seeds 0 and 1 give the chapter's numbers bit for bit).
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ import torch
 from harness import (
     Bench,
     add_common_arguments,
+    machine,
     parse_arguments,
     pin_threads,
     write_json,
@@ -131,11 +131,7 @@ def main() -> None:
         "claims": layer_transfer_checks(summary, depths),
         "figure": "plot_layer_transfer(ax, result['rows'])",
         "wall_time_s": round(time.perf_counter() - start, 1),
-        "machine": {
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-            "threads": torch.get_num_threads(),
-        },
+        "machine": machine(),
     }
     write_json(args.out, result)
     bench.close()

@@ -22,7 +22,6 @@ random and frozen), 3 network seeds on one class split.
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ import torch
 from harness import (
     Bench,
     add_common_arguments,
+    machine,
     parse_arguments,
     pin_threads,
     write_json,
@@ -127,11 +127,7 @@ def main() -> None:
         "claims": layer_transfer_checks(summary, depths),
         "figure": "plot_layer_transfer(ax, result['rows'])",
         "wall_time_s": round(time.perf_counter() - start, 1),
-        "machine": {
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-            "threads": torch.get_num_threads(),
-        },
+        "machine": machine(),
     }
     write_json(args.out, result)
     bench.close()

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +38,7 @@ import torch
 from harness import (
     Bench,
     add_common_arguments,
+    machine,
     parse_arguments,
     pin_threads,
     write_json,
@@ -268,11 +268,7 @@ def main() -> None:
         "summary": summary,
         "claims": claims(summary),
         "wall_time_s": round(time.perf_counter() - start, 1),
-        "machine": {
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-            "threads": torch.get_num_threads(),
-        },
+        "machine": machine(),
     }
     write_json(args.out, result)
     bench.close()

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ import torch.nn.functional as F
 from harness import (
     Bench,
     add_common_arguments,
+    machine,
     parse_arguments,
     pin_threads,
     write_json,
@@ -189,11 +189,7 @@ def main() -> None:
             },
         },
         "wall_seconds": round(time.perf_counter() - start, 1),
-        "machine": {
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-            "threads": torch.get_num_threads(),
-        },
+        "machine": machine(),
     }
     write_json(args.out, result)
     bench.close()
