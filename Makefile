@@ -20,7 +20,7 @@ PINNED_NUMERICS := ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE,STRICT \
 	ONEDNN_MAX_CPU_ISA=SSE41 OPENBLAS_CORETYPE=Haswell \
 	NPY_DISABLE_CPU_FEATURES="X86_V3 X86_V4 AVX512_ICL AVX512_SPR"
 
-.PHONY: book test lint unit nbval build-book lab execute benchmarks clean browser dist
+.PHONY: fingerprint book test lint unit nbval build-book lab execute benchmarks clean browser dist
 
 book: build-book
 	@echo ""
@@ -92,3 +92,9 @@ dist: build-book
 	tar -czf $(DIST) --transform 's,^_build/html,html,;s,^,mtlbook-book/,' \
 		README.md $(NOTEBOOKS) _build/html
 	@echo "Archive: $(DIST) ($$(du -h $(DIST) | cut -f1))"
+
+# Hash the kernels the chapters use under the pinned settings; with
+# COMPARE=scripts/numerics_fingerprint.json, list those whose bits differ from
+# the machine that last executed the chapters.
+fingerprint: $(STAMP)
+	$(PINNED_NUMERICS) $(BIN)/python scripts/numerics_fingerprint.py $(if $(COMPARE),--compare $(COMPARE))
