@@ -409,16 +409,7 @@ def run(
 
 def summary(reports: list[PageReport]) -> str:
     """One line per page and mode: counts of each finding."""
-    cols = (
-        "console_errors",
-        "failed_requests",
-        "remote_requests",
-        "broken_images",
-        "raw_math",
-        "math_errors",
-        "clipped",
-        "scrolling",
-    )
+    cols = (*STRICT, "clipped", "scrolling")
     short = (
         "console",
         "failed",

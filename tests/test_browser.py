@@ -88,18 +88,7 @@ def test_every_page_was_loaded(reports):
     }
 
 
-@pytest.mark.parametrize(
-    "key",
-    [
-        "console_errors",
-        "failed_requests",
-        "remote_requests",
-        "broken_images",
-        "raw_math",
-        "math_errors",
-        "clipped",
-    ],
-)
+@pytest.mark.parametrize("key", [*browser_check.STRICT, "clipped"])
 def test_no_page_has(reports, key):
     found = _listing(reports, key)
     assert not found, f"{key}:\n{found}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -55,6 +56,21 @@ def _uniform(
     return bounds[0] + (bounds[1] - bounds[0]) * u
 
 
+def _task_batch(
+    family: Any, xs: Tensor, xq: Tensor, amplitude: Tensor, phase: Tensor
+) -> TaskBatch:
+    """Support and query targets of each task, in the family's dtype."""
+    ab, pb = amplitude[:, None, None], phase[:, None, None]
+    d = family.dtype
+    return TaskBatch(
+        xs.to(d),
+        family.target(xs, ab, pb).to(d),
+        xq.to(d),
+        family.target(xq, ab, pb).to(d),
+        info={"amplitude": amplitude.to(d), "phase": phase.to(d)},
+    )
+
+
 # --- the task families ----------------------------------------------------------
 
 
@@ -94,15 +110,7 @@ class Sinusoid(_Distribution):
         p = _uniform((n_tasks,), self.phase, generator)
         xs = _uniform((n_tasks, self.k_support, 1), self.x_range, generator)
         xq = _uniform((n_tasks, self.k_query, 1), self.x_range, generator)
-        ab, pb = a[:, None, None], p[:, None, None]
-        d = self.dtype
-        return TaskBatch(
-            xs.to(d),
-            self.target(xs, ab, pb).to(d),
-            xq.to(d),
-            self.target(xq, ab, pb).to(d),
-            info={"amplitude": a.to(d), "phase": p.to(d)},
-        )
+        return _task_batch(self, xs, xq, a, p)
 
 
 @dataclass(frozen=True)
@@ -150,15 +158,7 @@ class ReptileSine(_Distribution):
         order = torch.rand(n_tasks, self.n_grid, generator=generator).argsort(dim=1)
         xs = grid[order[:, : self.k_support]][..., None]
         xq = grid.expand(n_tasks, -1)[..., None]
-        ab, pb = a[:, None, None], p[:, None, None]
-        d = self.dtype
-        return TaskBatch(
-            xs.to(d),
-            self.target(xs, ab, pb).to(d),
-            xq.to(d),
-            self.target(xq, ab, pb).to(d),
-            info={"amplitude": a.to(d), "phase": p.to(d)},
-        )
+        return _task_batch(self, xs, xq, a, p)
 
 
 # --- the network ----------------------------------------------------------------
