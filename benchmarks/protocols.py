@@ -39,8 +39,7 @@ from mtlbook.meta import (
     adaptation_curve,
     fixed_tasks,
     mean_ci,
-    meta_backward,
-    meta_loss,
+    meta_train,
     reptile_grad,
 )
 from mtlbook.meta.sinusoid import sinusoid_mlp
@@ -97,7 +96,7 @@ def train(
     checkpoint_every: int = CHECKPOINT_EVERY,
     **options: Any,
 ) -> dict[str, Any]:
-    """Adam on the meta-batch mean of fn; returns model, params, log and seconds.
+    """mtlbook.meta.meta_train with Adam; returns model, params, log and seconds.
 
     extra: more learnable tensors (Meta-SGD's rates), passed to fn as ``rates``.
     init: re-initialises the freshly built model in place (drawing from the
@@ -112,8 +111,7 @@ def train(
         init(model)
     params = dict(model.named_parameters())
     extra = extra or {}
-    groups = [params] + ([extra] if extra else [])
-    opt = torch.optim.Adam([t for g in groups for t in g.values()], lr=outer_lr)
+    opt = torch.optim.Adam([*params.values(), *extra.values()], lr=outer_lr)
     if extra:
         options = {**options, "rates": extra}
     generator = torch.Generator().manual_seed(train_seed)
@@ -122,12 +120,11 @@ def train(
     if saved is not None:
         state = restore(saved, model, extra, opt, generator)
     start = time.perf_counter() - state["seconds"]
-    for it in range(state["iteration"] + 1, iterations + 1):
-        batch = dist.sample_batch(meta_batch, generator)
-        loss = meta_loss(fn, model, params, batch, **options)
-        opt.zero_grad(set_to_none=True)
-        meta_backward(loss, *groups)
-        opt.step()
+    done = state["iteration"]
+
+    def after(step: int, loss: torch.Tensor) -> None:
+        """Log, tick and checkpoint: what the benchmark adds to meta_train."""
+        it = done + step
         state["running"] += loss.item()
         if it % LOG_EVERY == 0 or it == iterations:
             n = it % LOG_EVERY or LOG_EVERY
@@ -138,6 +135,20 @@ def train(
         if bench is not None and it % checkpoint_every == 0 and it < iterations:
             state.update(iteration=it, seconds=time.perf_counter() - start)
             bench.save_state(key, snapshot(state, model, extra, opt, generator))
+
+    meta_train(
+        fn,
+        model,
+        params,
+        dist,
+        iterations=iterations - done,
+        optimizer=opt,
+        generator=generator,
+        meta_batch=meta_batch,
+        extra=(extra,) if extra else (),
+        callback=after,
+        **options,
+    )
     seconds = time.perf_counter() - start
     return {"model": model, "params": params, "log": state["log"], "seconds": seconds}
 

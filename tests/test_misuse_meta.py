@@ -80,7 +80,7 @@ def run_meta_train(**kw):
     m = net()
     p = weights(m)
     options = {
-        "steps": 1,
+        "iterations": 1,
         "optimizer": torch.optim.Adam(p.values()),
         "generator": torch.Generator().manual_seed(0),
         **MSE,
@@ -608,9 +608,23 @@ CASES = [
         TypeError,
         "tasks",
     ),
-    Bad("meta_train_steps_zero", lambda: run_meta_train(steps=0), ValueError, "steps"),
     Bad(
-        "meta_train_steps_float", lambda: run_meta_train(steps=2.0), TypeError, "steps"
+        "meta_train_iterations_zero",
+        lambda: run_meta_train(iterations=0),
+        ValueError,
+        "iterations",
+    ),
+    Bad(
+        "meta_train_iterations_float",
+        lambda: run_meta_train(iterations=2.0),
+        TypeError,
+        "iterations",
+    ),
+    Bad(
+        "meta_train_callback",
+        lambda: run_meta_train(callback="print"),
+        TypeError,
+        "callback",
     ),
     Bad(
         "meta_train_no_generator",

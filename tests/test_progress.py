@@ -105,7 +105,7 @@ def meta_run(progress: object) -> list:
         model,
         params,
         Sinusoid(k_support=5, k_query=5),
-        steps=3,
+        iterations=3,
         optimizer=torch.optim.Adam(params.values(), lr=1e-3),
         generator=torch.Generator().manual_seed(0),
         meta_batch=4,
@@ -311,7 +311,7 @@ def test_meta_train_reproduces_the_hand_written_loop_bit_for_bit() -> None:
         model,
         mine,
         tasks,
-        steps=steps,
+        iterations=steps,
         optimizer=torch.optim.Adam(mine.values(), lr=1e-3),
         generator=torch.Generator().manual_seed(3),
         meta_batch=6,
@@ -355,7 +355,7 @@ def test_meta_train_steps_the_extra_groups_like_the_chapter_loop() -> None:
         model,
         mine,
         tasks,
-        steps=3,
+        iterations=3,
         optimizer=my_opt,
         generator=torch.Generator().manual_seed(0),
         meta_batch=4,
@@ -378,10 +378,54 @@ def test_meta_train_refuses_an_optimizer_that_misses_a_group() -> None:
             model,
             params,
             Sinusoid(),
-            steps=1,
+            iterations=1,
             optimizer=torch.optim.Adam(params.values()),
             generator=torch.Generator().manual_seed(0),
             extra=(rates,),
             rates=rates,
             loss_fn=F.mse_loss,
         )
+
+
+def test_meta_train_passes_steps_to_the_task_loss_and_reports_each_iteration() -> None:
+    """``steps=2`` is MAML's inner steps, not the outer count; the callback sees
+    every iteration, counted from 1, with the loss meta_train returns."""
+    tasks = Sinusoid(k_support=5, k_query=5)
+    hand = sine_net()
+    params = dict(hand.named_parameters())
+    opt = torch.optim.Adam(params.values(), lr=1e-3)
+    g = torch.Generator().manual_seed(5)
+    for _ in range(3):
+        loss = meta_loss(
+            maml_loss,
+            hand,
+            params,
+            tasks.sample_batch(4, g),
+            loss_fn=F.mse_loss,
+            inner_lr=0.01,
+            steps=2,
+        )
+        opt.zero_grad(set_to_none=True)
+        meta_backward(loss, params)
+        opt.step()
+
+    model = sine_net()
+    mine = dict(model.named_parameters())
+    seen: list[tuple[int, float]] = []
+    losses = meta_train(
+        maml_loss,
+        model,
+        mine,
+        tasks,
+        iterations=3,
+        optimizer=torch.optim.Adam(mine.values(), lr=1e-3),
+        generator=torch.Generator().manual_seed(5),
+        meta_batch=4,
+        callback=lambda it, loss: seen.append((it, loss.item())),
+        loss_fn=F.mse_loss,
+        inner_lr=0.01,
+        steps=2,
+    )
+    assert_same_bits(state(hand), state(model))
+    assert [it for it, _ in seen] == [1, 2, 3]
+    assert [loss for _, loss in seen] == losses

@@ -41,24 +41,29 @@ def meta_train(
     params: Params,
     tasks: TaskDistribution,
     *,
-    steps: int,
+    iterations: int,
     optimizer: torch.optim.Optimizer,
     generator: torch.Generator,
     meta_batch: int = 25,
     extra: Sequence[Mapping[str, Tensor]] = (),
     progress: bool = False,
+    callback: Callable[[int, Tensor], None] | None = None,
     **loss_kwargs: Any,
 ) -> list[float]:
-    """``steps`` outer steps on the meta-batch mean of ``task_loss``; the losses.
+    """``iterations`` outer steps on the meta-batch mean of ``task_loss``.
 
     Each step draws ``tasks.sample_batch(meta_batch, generator)``, computes
     ``meta_loss(task_loss, model, params, batch, **loss_kwargs)`` (e.g.
     ``loss_fn=F.mse_loss, inner_lr=0.01``; ``vectorize=`` goes to meta_loss),
     backpropagates into ``params`` and every dict of ``extra`` (Meta-SGD's
     rates) with ``meta_backward``, and steps ``optimizer``, which must hold all
-    of them. ``progress=True`` shows a bar on stderr with the meta-loss.
+    of them. Every other keyword goes to ``task_loss`` (``steps=5`` is MAML's
+    number of inner steps). ``progress=True`` shows a bar on stderr with the
+    meta-loss. ``callback(iteration, loss)``, if given, runs after each step
+    with the iteration counted from 1 and the detached meta-loss: the
+    benchmarks log and checkpoint through it.
 
-    Returns: the meta-loss before each step, length ``steps``.
+    Returns: the meta-loss before each step, length ``iterations``.
     """
     check_callable("task_loss", task_loss, "maml_loss")
     check_module("model", model)
@@ -68,17 +73,19 @@ def meta_train(
             f"tasks must be a task distribution with sample_batch(n, generator), "
             f"got {type(tasks).__name__}; e.g. tasks=Sinusoid()"
         )
-    check_int("steps", steps, low=1, example=1000)
+    check_int("iterations", iterations, low=1, example=1000)
     check_optimizer("optimizer", optimizer)
     check_torch_generator("generator", generator)
     check_int("meta_batch", meta_batch, low=1, example=25)
     groups = [params, *_extra(extra)]
     _check_held(optimizer, groups)
     check_bool("progress", progress)
+    if callback is not None:
+        check_callable("callback", callback, "lambda iteration, loss: None")
 
     losses = []
-    with progress_bar(progress, steps, "meta_train") as bar:
-        for _ in range(steps):
+    with progress_bar(progress, iterations, "meta_train") as bar:
+        for iteration in range(1, iterations + 1):
             batch = tasks.sample_batch(meta_batch, generator)
             loss = meta_loss(task_loss, model, params, batch, **loss_kwargs)
             optimizer.zero_grad(set_to_none=True)
@@ -86,6 +93,8 @@ def meta_train(
             optimizer.step()
             losses.append(loss.detach())
             advance(bar, loss=losses[-1])
+            if callback is not None:
+                callback(iteration, losses[-1])
     return torch.stack(losses).tolist()
 
 
