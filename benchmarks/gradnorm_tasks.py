@@ -22,14 +22,13 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import platform
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from harness import Bench, add_common_arguments, parse_arguments, pin_threads
+from harness import Bench, add_common_arguments, machine, parse_arguments, pin_threads
 from torch import nn
 
 from mtlbook.data.mtl_toys import gradnorm_tasks
@@ -276,11 +275,7 @@ def main() -> None:
         "summary": summary,
         "claims": claims(runs),
         "wall_time_s": round(time.perf_counter() - t0, 1),
-        "machine": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "threads": torch.get_num_threads(),
-        },
+        "machine": machine(),
     }
     # compact: the traces make the indented file twice as large
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -242,13 +242,32 @@ class Bench:
 
 
 def machine(**extra: Any) -> dict[str, Any]:
-    """What a result's numbers depend on: torch, Python and torch's threads."""
+    """What a result's numbers depend on: versions, the CPU and torch's threads.
+
+    extra: what one benchmark adds (a peer's version, a note on the load).
+    """
+    import numpy
+
     return {
         "torch": torch.__version__,
+        "numpy": numpy.__version__,
         "python": platform.python_version(),
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
         "threads": torch.get_num_threads(),
         **extra,
     }
+
+
+def cpu_model() -> str:
+    """The CPU's model name (stored outputs can depend on its vector units)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def write_json(path: Path, result: Mapping[str, Any]) -> None:

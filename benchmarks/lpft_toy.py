@@ -19,16 +19,15 @@ change one choice at a time (head init, steps) to show which ones matter.
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from harness import (
     Bench,
     add_common_arguments,
+    machine,
     parse_arguments,
     pin_threads,
     write_json,
@@ -170,12 +169,7 @@ def main() -> None:
         "claims": claims(main_summary),
         "variants": results,
         "wall_time_s": round(time.perf_counter() - start, 1),
-        "machine": {
-            "torch": torch.__version__,
-            "numpy": np.__version__,
-            "python": platform.python_version(),
-            "threads": 1,
-        },
+        "machine": machine(),
     }
     write_json(args.out, result)
     bench.close()

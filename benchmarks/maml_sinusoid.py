@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from harness import (
     Bench,
     add_common_arguments,
+    machine,
     parse_arguments,
     pin_threads,
     write_json,
@@ -58,7 +59,6 @@ from protocols import (
     TEST_STEPS,
     TRAIN_SEED,
     curve,
-    environment,
     evaluation_tasks,
     train,
 )
@@ -174,7 +174,7 @@ def main() -> None:
         "train_log": {m: runs[m]["log"] for m in order},
         "train_seconds": {m: runs[m]["seconds"] for m in order},
         "wall_seconds": time.perf_counter() - start,
-        "environment": environment(),
+        "environment": machine(),
     }
     if args.smoke:
         result["smoke"] = SMOKE

@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from harness import (
     Bench,
     add_common_arguments,
+    machine,
     parse_arguments,
     pin_threads,
     write_json,
@@ -48,7 +49,6 @@ from protocols import (
     INNER_LR,
     ITERATIONS,
     PUBLISHED,
-    environment,
     evaluation_tasks,
     train,
 )
@@ -167,7 +167,7 @@ def main() -> None:
         "rows": rows,
         "summary": summary,
         "wall_seconds": round(time.perf_counter() - start, 1),
-        "environment": environment(),
+        "environment": machine(),
     }
     if args.smoke:
         result["smoke"] = SMOKE

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -41,6 +40,7 @@ import torch.nn.functional as F
 from harness import (
     Bench,
     add_common_arguments,
+    machine,
     parse_arguments,
     pin_threads,
     write_json,
@@ -242,12 +242,7 @@ def main() -> None:
         "methods": rows,
         "claims": claims,
         "wall_seconds": round(time.perf_counter() - start, 2),
-        "environment": {
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-            "torch_threads": torch.get_num_threads(),
-            "cpu": platform.processor() or platform.machine(),
-        },
+        "environment": machine(),
     }
     write_json(args.out, result)
     bench.close()

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -33,6 +31,7 @@ import torch.nn.functional as F
 from harness import (
     Bench,
     add_common_arguments,
+    machine,
     parse_arguments,
     pin_threads,
     write_json,
@@ -178,13 +177,9 @@ def main() -> None:
         "runs": runs,
         "claims": claims,
         "wall_seconds": round(time.perf_counter() - start, 2),
-        "environment": {
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-            "cpu": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(),
-            "note": "the machine is shared; the ratio is the robust number",
-        },
+        "environment": machine(
+            note="the machine is shared; the ratio is the robust number"
+        ),
     }
     write_json(args.out, result)
     bench.close()

@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from harness import Bench, add_common_arguments, parse_arguments, write_json
+from harness import Bench, add_common_arguments, machine, parse_arguments, write_json
 from protocols import (
     INIT_SEED,
     INNER_LR,  # MAML's α and Meta-SGD's initial rates
@@ -37,7 +37,6 @@ from protocols import (
     TEST_SEED,
     TEST_STEPS,
     curve,
-    environment,
     evaluation_tasks,
     train,
 )
@@ -199,7 +198,7 @@ def main() -> None:
         "train_log": {m: runs[m]["log"] for m in RUNS},
         "train_seconds": {m: runs[m]["seconds"] for m in RUNS},
         "wall_seconds": time.perf_counter() - start,
-        "environment": environment(),
+        "environment": machine(),
     }
     if args.smoke:
         result["smoke"] = {"iterations": SMOKE_ITERATIONS}

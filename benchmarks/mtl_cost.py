@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import platform
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +34,7 @@ import torch
 from harness import (
     Bench,
     add_common_arguments,
+    machine,
     parse_arguments,
     pin_threads,
     write_json,
@@ -324,14 +324,9 @@ def main() -> None:
         "methods": methods,
         "claims": claims(methods, Ks),
         "wall_time_s": time.perf_counter() - t0,
-        "machine": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "cpu": platform.processor() or platform.machine(),
-            "threads": torch.get_num_threads(),
-            "note": "2 cores shared with other jobs; ratios are more stable "
-            "than seconds",
-        },
+        "machine": machine(
+            note="2 cores shared with other jobs; ratios are more stable than seconds"
+        ),
     }
     write_json(args.out, rounded(result))
     bench.close()

@@ -22,7 +22,6 @@ from __future__ import annotations
 import copy
 import functools
 import math
-import platform
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -279,15 +278,6 @@ def evaluation_tasks(k_support: int = K_TEST) -> Any:
     return fixed_tasks(
         Sinusoid(k_support=k_support, k_query=N_QUERY_TEST), N_TEST, TEST_SEED
     )
-
-
-def environment() -> dict[str, Any]:
-    return {
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "torch_threads": torch.get_num_threads(),
-        "cpu": platform.processor() or platform.machine(),
-    }
 
 
 # --------------------------------------------------------------------------

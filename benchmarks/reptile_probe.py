@@ -26,6 +26,7 @@ from pathlib import Path
 from harness import (
     Bench,
     add_common_arguments,
+    machine,
     parse_arguments,
     pin_threads,
     write_json,
@@ -39,7 +40,6 @@ from protocols import (
     TEST_SEED,
     VALIDATION_SEED,
     curve,
-    environment,
     train_reptile,
 )
 
@@ -89,7 +89,7 @@ def main() -> None:
         "used_by_sinusoid_methods": f"{REPTILE_LR}/{REPTILE_STEPS}",
         "choice_matches": chosen == f"{REPTILE_LR}/{REPTILE_STEPS}",
         "wall_seconds": round(time.perf_counter() - start, 1),
-        "environment": environment(),
+        "environment": machine(),
     }
     write_json(args.out, result)
     bench.close()

@@ -42,7 +42,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from harness import Bench, add_common_arguments, parse_arguments, write_json
+from harness import Bench, add_common_arguments, machine, parse_arguments, write_json
 from protocols import (
     INIT_SEED,
     INNER_LR,
@@ -57,7 +57,6 @@ from protocols import (
     STEP_EVERY,
     TEST_STEPS,
     TRAIN_SEED,
-    environment,
     evaluation_tasks,
     train,
     train_reptile,
@@ -408,7 +407,7 @@ def main() -> None:
         "train_log": {m: run["log"] for m, run in runs.items()},
         "train_seconds": {m: r(run["seconds"]) for m, run in runs.items()},
         "wall_seconds": r(time.perf_counter() - start),
-        "environment": environment(),
+        "environment": machine(),
     }
     for log in result["train_log"].values():
         for row in log:
