@@ -510,6 +510,56 @@ def gradnorm_tasks_claims(result: dict[str, Any]) -> list[Claim]:
     return out
 
 
+ZERO_LOSS = 1e-4  # "losses go to 0": final / initial train loss below this
+
+
+def uncertainty_regime_claims(result: dict[str, Any]) -> list[Claim]:
+    """Chen et al.'s remark on uncertainty weighting, in the regime it needs.
+
+    A weight 1/(2σ²) has its optimum at 1/(2L): it can only grow without bound
+    if the loss goes to 0, so the test first checks that every run's losses
+    did (else the run is outside the regime: inconclusive), then that each
+    task's weight ends above where it started (log10 of the ratio, over seeds).
+    """
+    s = result["settings"]
+    out = []
+    for rate, runs in result["runs"].items():
+        lr = s["log_variance_lr"][rate]
+        regime = (
+            f"realisable linear tasks, {_seeds(result)}, {s['steps']:,} full-batch "
+            f"Adam steps, log-variance rate {lr:g} ({rate} rate), {_cpu(result)}"
+        )
+        final = np.array([r["final_train_losses"] for r in runs])
+        drop = final / np.array([r["initial_train_losses"] for r in runs])
+        growth = np.log10(
+            np.array([np.divide(r["weight_end"], r["weights"][0]) for r in runs])
+        )
+        zeros = np.zeros(len(runs))
+        tests = [difference(growth[:, k], zeros) for k in range(growth.shape[1])]
+        reached = bool((drop < ZERO_LOSS).all())
+        v = combine(*tests) if reached else INCONCLUSIVE
+        out.append(
+            Claim(
+                "ch-multitask",
+                "Uncertainty weighting's weights grow without bound as the task "
+                f"losses go to 0 ({rate} rate for the log-variances)",
+                "grow too large, too quickly",
+                "chen2018gradnorm, §4",
+                "log10(weight at the end / at the start): "
+                + ", ".join(f"task {k} {_ci(growth[:, k], 2)}" for k in range(2))
+                + f"; largest final / initial train loss {drop.max():.1e}",
+                v,
+                regime,
+                ""
+                if v == HOLDS
+                else "the losses did not go to 0: outside the claim's regime"
+                if not reached
+                else "a weight did not grow on every seed",
+            )
+        )
+    return out
+
+
 def mmoe_synthetic_claims(result: dict[str, Any]) -> list[Claim]:
     """MMoE's synthetic tasks (Ma et al. 2018, §3.2): loss against correlation p."""
     src = "ch-multitask"
@@ -1723,11 +1773,15 @@ def fewshot_glyphs_claims(
 BENCHMARKS: dict[str, Callable[[dict[str, Any]], list[Claim]]] = {
     "mtl_toy": mtl_toy_claims,
     "gradnorm_tasks": gradnorm_tasks_claims,
+    "uncertainty_regime": uncertainty_regime_claims,
     "mmoe_synthetic": mmoe_synthetic_claims,
     "mtl_cost": mtl_cost_claims,
     "mtl_table": mtl_table_claims,
     "aggregator_speed": aggregator_speed_claims,
     "layer_transfer_glyphs": layer_transfer_claims,
+    "layer_transfer_glyphs_equal": lambda result: layer_transfer_claims(
+        result, "glyphs, A and B of equal size"
+    ),
     "lpft_toy": lpft_toy_claims,
     "lpft_glyphs": lpft_glyphs_claims,
     "dann_moons": dann_moons_claims,
@@ -1743,12 +1797,33 @@ BENCHMARKS: dict[str, Callable[[dict[str, Any]], list[Claim]]] = {
 
 SOURCE_OF = {
     name: "ch-multitask"
-    if name.startswith(("mtl", "gradnorm", "mmoe", "aggregator"))
+    if name.startswith(("mtl", "gradnorm", "mmoe", "aggregator", "uncertainty"))
     else "ch-transfer"
     if name.startswith(("layer", "lpft", "dann"))
     else "ch-meta-learning"
     for name in BENCHMARKS
 }
+
+
+def _more_claims() -> None:
+    """Each ``claims_<part>.py`` beside this file adds its benchmarks' claims.
+
+    Such a module imports its helpers from here and defines ``BENCHMARKS``
+    (result name -> claim function) and ``SOURCE_OF`` (result name -> the
+    chapter's label); a name already registered here is an error.
+    """
+    import importlib
+
+    for path in sorted(Path(__file__).parent.glob("claims_*.py")):
+        module = importlib.import_module(path.stem)
+        taken = set(module.BENCHMARKS) & set(BENCHMARKS)
+        if taken:
+            raise ValueError(f"{path.name} registers {sorted(taken)} again")
+        BENCHMARKS.update(module.BENCHMARKS)
+        SOURCE_OF.update(module.SOURCE_OF)
+
+
+_more_claims()
 
 
 def _load(results_dir: Path, name: str) -> dict[str, Any] | None:

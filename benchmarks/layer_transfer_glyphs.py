@@ -6,6 +6,7 @@ repository root::
 
     .venv/bin/python benchmarks/layer_transfer_glyphs.py                # full
     .venv/bin/python benchmarks/layer_transfer_glyphs.py --smoke --out lt_smoke.json
+    .venv/bin/python benchmarks/layer_transfer_glyphs.py --equal-data  # A, B alike
 
 Protocol: the 769 background classes of the glyph dataset (standard_split's
 train + val + test; 20 instances each, 28 × 28) are split at random
@@ -17,6 +18,11 @@ baseB and every condition at every n) gets the same budget: ``train_classifier``
 SGD with momentum 0.9, lr 0.05, batch 64, weight decay 5e-4, 4000 steps.
 Conditions (``layer_transfer``): BnB, BnB+, AnB, AnB+ and random (first n layers
 random and frozen), 3 network seeds on one class split.
+
+``--equal-data`` runs Yosinski's own regime, where A and B have the same
+amount of data (10 train / 10 test instances per class in both halves), and
+writes ``layer_transfer_glyphs_equal.json``: whether AnB+'s boost over baseB
+survives when B is not the smaller task.
 """
 
 from __future__ import annotations
@@ -51,13 +57,17 @@ from mtlbook.transfer import (
 from mtlbook.transfer.layer_transfer import CONDITIONS
 
 RESULT = Path("benchmarks/results/layer_transfer_glyphs.json")
+EQUAL_RESULT = Path("benchmarks/results/layer_transfer_glyphs_equal.json")
 HIDDEN = (128, 128, 128, 128)
 TRAIN_A, TRAIN_B = 15, 5  # training instances per class; the rest are test
+TRAIN_EQUAL = 10  # --equal-data: the same for A and B
 TRAINER = {"lr": 0.05, "momentum": 0.9, "batch_size": 64, "weight_decay": 5e-4}
 
 
-def halves(max_classes: int | None) -> tuple[TaskData, TaskData, dict[str, Any]]:
-    """Halves A (many examples) and B (few) of the background classes."""
+def halves(
+    max_classes: int | None, train_a: int = TRAIN_A, train_b: int = TRAIN_B
+) -> tuple[TaskData, TaskData, dict[str, Any]]:
+    """Halves A and B of the background classes, train_a / train_b per class."""
     glyphs = load_glyphs()
     split = standard_split()
     background = np.concatenate([split["train"], split["val"], split["test"]])
@@ -77,24 +87,33 @@ def halves(max_classes: int | None) -> tuple[TaskData, TaskData, dict[str, Any]]
 
     info = {
         "classes_per_half": len(classes_a),
-        "train_per_class": {"A": TRAIN_A, "B": TRAIN_B},
-        "test_per_class": {"A": 20 - TRAIN_A, "B": 20 - TRAIN_B},
+        "train_per_class": {"A": train_a, "B": train_b},
+        "test_per_class": {"A": 20 - train_a, "B": 20 - train_b},
     }
-    return task(classes_a, TRAIN_A), task(classes_b, TRAIN_B), info
+    return task(classes_a, train_a), task(classes_b, train_b), info
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=4000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument(
+        "--equal-data",
+        action="store_true",
+        help=f"{TRAIN_EQUAL} train instances per class in both halves "
+        f"(default out: {EQUAL_RESULT})",
+    )
     add_common_arguments(parser, out=RESULT)
     args = parse_arguments(parser)
+    if args.equal_data and args.out == RESULT:
+        args.out = EQUAL_RESULT
     pin_threads(1)
     start = time.perf_counter()
     steps = 30 if args.smoke else args.steps
     seeds = [0] if args.smoke else args.seeds
     max_classes = 40 if args.smoke else None
-    data_a, data_b, info = halves(max_classes)
+    per_class = (TRAIN_EQUAL,) * 2 if args.equal_data else (TRAIN_A, TRAIN_B)
+    data_a, data_b, info = halves(max_classes, *per_class)
     k = info["classes_per_half"]
     sizes = (784, *HIDDEN, k)
 

@@ -14,8 +14,8 @@ a shared bottom of 113 ReLU units, or 8 experts of 16 ReLU units with one
 softmax gate per task; every task tower has 8 ReLU units. Choices of ours
 (the paper leaves them open): 10,000 training and 2,000 test examples per
 task pair, Adam at 1e-3, batches of 128, 4,000 steps, equal task weights,
-3 seeds (data and initialisation); the score is the mean of the two tasks'
-test MSEs after training.
+10 seeds (data and initialisation; 3 left the claims undecided); the score
+is the mean of the two tasks' test MSEs after training.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ from mtlbook.multitask import (
 
 RESULT = Path(__file__).parent / "results" / "mmoe_synthetic.json"
 CORRELATIONS = (1.0, 0.9, 0.5)  # the paper's values
-SEEDS = (0, 1, 2)
+SEEDS = tuple(range(10))
+SMOKE_SEEDS = (0, 1)
 N_TRAIN, N_TEST, BATCH, STEPS, LR = 10_000, 2_000, 128, 4_000, 1e-3
 BOTTOM, EXPERTS, EXPERT_UNITS, TOWER = 113, 8, 16, 8
 
@@ -117,6 +118,7 @@ def main() -> None:
     args = parse_arguments(parser)
     pin_threads(1)
     steps = 40 if args.smoke else STEPS
+    seeds = SMOKE_SEEDS if args.smoke else SEEDS
     start = time.perf_counter()
     bench = Bench("mmoe_synthetic", args.out, resume=args.resume)
     bench.plan(
@@ -124,7 +126,7 @@ def main() -> None:
             f"{kind}/{p}/{seed}": steps
             for kind in ("shared_bottom", "mmoe")
             for p in CORRELATIONS
-            for seed in SEEDS
+            for seed in seeds
         }
     )
     for key in bench.todo():
@@ -170,7 +172,7 @@ def main() -> None:
             "batch": BATCH,
             "steps": steps,
             "weights": "equal",
-            "seeds": list(SEEDS),
+            "seeds": list(seeds),
             "score": "mean of the two tasks' test MSEs after training",
         },
         "rows": rows,
