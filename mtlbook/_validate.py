@@ -88,6 +88,8 @@ def check_real(
 
 def check_bool(name: str, value: object) -> bool:
     """Return ``value`` if it is a bool (numpy bools too)."""
+    if value is True or value is False:
+        return value  # the common case, without the slower isinstance test
     if not isinstance(value, bool | np.bool_):
         raise TypeError(
             f"{_show(name, value)} must be True or False, got {type(value).__name__}"
@@ -253,6 +255,9 @@ def check_labels(name: str, labels: Tensor, n_classes: int) -> Tensor:
 
 def check_same_length(names: tuple[str, str], a: Sized, b: Sized) -> None:
     """Raise if two paired arguments (inputs and labels) differ in length."""
+    tensors = isinstance(a, Tensor) and isinstance(b, Tensor) and a.ndim and b.ndim
+    if tensors and a.shape[0] == b.shape[0]:  # type: ignore[attr-defined]
+        return  # len() of a tensor is slow enough to show in a meta-step
     if len(a) != len(b):
         raise ValueError(
             f"{names[0]} has {len(a)} rows but {names[1]} has {len(b)}; "

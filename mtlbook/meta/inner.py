@@ -18,7 +18,9 @@ unless the model contains a layer for which that is wrong or impossible
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from typing import Any, Literal
 
 import torch
@@ -27,6 +29,7 @@ from torch.func import functional_call, grad, vmap
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.dropout import _DropoutNd
 from torch.nn.modules.instancenorm import _InstanceNorm
+from torch.nn.parallel import DistributedDataParallel
 
 from mtlbook._validate import (
     check_bool,
@@ -38,12 +41,14 @@ from mtlbook._validate import (
     check_scalar_loss,
     check_tensor,
 )
+from mtlbook.meta.task_containers import _task_of_batch
 from mtlbook.meta.tasks import Task, TaskBatch
 
 __all__ = [
     "LossFn",
     "Params",
     "Predict",
+    "VectorizationWarning",
     "adapt",
     "functional",
     "map_tasks",
@@ -59,6 +64,16 @@ Order = Literal["second", "first", "none"]
 BatchNormPolicy = Literal["batch", "running"] | None
 Rate = float | Tensor | Mapping[str, float | Tensor]
 
+_DDP_MESSAGE = (
+    "{name} is wrapped in DistributedDataParallel, whose gradient all-reduce "
+    "runs only in loss.backward(); torch.autograd.grad and torch.func would "
+    "give each rank its local gradient, silently. Pass the plain module "
+    "(ddp.module) and use mtlbook.distributed.distributed_meta_train"
+)
+# functional(model) per (model, policy), kept while map_tasks loops over tasks
+_PREDICTS: ContextVar[dict[tuple[int, Any], Predict] | None] = ContextVar(
+    "_PREDICTS", default=None
+)
 _BN_POLICIES = ("batch", "running")
 _ORDERS = ("second", "first", "none")
 
@@ -112,6 +127,9 @@ def functional(model: nn.Module, *, batchnorm: BatchNormPolicy = None) -> Predic
     silently fall back to the module's own tensor); the output is whatever the
     model returns for ``inputs``.
     """
+    cache = _PREDICTS.get()
+    if cache is not None and (id(model), batchnorm) in cache:
+        return cache[id(model), batchnorm]
     check_module("model", model)
     names = {n for n, _ in model.named_parameters()}
     overrides = _batchnorm_overrides(model, batchnorm)
@@ -126,6 +144,8 @@ def functional(model: nn.Module, *, batchnorm: BatchNormPolicy = None) -> Predic
             )
         return functional_call(model, (dict(params), overrides), inputs)
 
+    if cache is not None:
+        cache[id(model), batchnorm] = predict
     return predict
 
 
@@ -169,6 +189,8 @@ def check_rate(name: str, lr: object) -> None:
     Tensors and dicts of rates pass: they are learned (Meta-SGD, per-step
     rates), and a learned rate may turn negative.
     """
+    if type(lr) is float and 0.0 <= lr < float("inf"):
+        return  # the common case, without the slower isinstance tests below
     if isinstance(lr, Tensor | Mapping):
         return
     if isinstance(lr, bool) or not isinstance(lr, int | float):
@@ -261,7 +283,7 @@ def adapt(
                 )
             return loss
 
-        grads = grad(support_loss)({n: fast[n] for n in names})
+        grads = _inner_grad(support_loss, {n: fast[n] for n in names}, order)
         if order != "second":  # first order: the inner gradient is a constant
             grads = {n: g.detach() for n, g in grads.items()}
         fast = {**fast, **{n: fast[n] - rate(step, n) * grads[n] for n in names}}
@@ -271,7 +293,67 @@ def adapt(
     return dict(fast)
 
 
+def _inner_grad(loss: Callable[[Params], Tensor], at: Params, order: Order) -> Params:
+    """∇ loss(at), each tensor of ``at`` an independent input as in torch.func.grad.
+
+    Inside a torch.func transform (vmap over the tasks) this is
+    ``torch.func.grad``. In plain eager code ``torch.autograd.grad`` gives the
+    same bits without the transform's per-call overhead, which made the
+    per-task loop about 1.7x slower than a hand-written one. It differentiates
+    with respect to fresh aliases (``view_as``): a tensor of ``at`` computed
+    from another one (ProtoMAML's head from the body) then still counts as an
+    independent input, and create_graph keeps the path back to the originals.
+    """
+    if _inside_transform():
+        return grad(loss)(at)
+    with torch.enable_grad():  # like torch.func.grad, also under no_grad
+        inputs = {
+            n: t.view_as(t) if t.requires_grad else t.detach().requires_grad_()
+            for n, t in at.items()
+        }
+        value = loss(inputs)
+        grads = torch.autograd.grad(
+            value,
+            list(inputs.values()),
+            create_graph=order == "second",
+            allow_unused=True,
+        )
+    return {
+        n: torch.zeros_like(t) if g is None else g
+        for (n, t), g in zip(inputs.items(), grads, strict=True)
+    }
+
+
+def _inside_transform() -> bool:
+    """Whether a torch.func transform (vmap, grad, ...) is running right now."""
+    peek = getattr(torch._C._functorch, "peek_interpreter_stack", None)
+    return peek is None or peek() is not None  # unknown torch: the safe path
+
+
 # --- meta-batches ---------------------------------------------------------------
+
+
+class VectorizationWarning(UserWarning):
+    """A meta-batch ran as a per-task loop because vmap would be wrong there."""
+
+
+_WARNED: set[tuple[str, ...]] = set()
+
+
+def _warn_loop(blockers: list[str]) -> None:
+    """Say once per set of blocking layers that the meta-batch runs as a loop."""
+    key = tuple(blockers)
+    if key in _WARNED:
+        return
+    _WARNED.add(key)
+    warnings.warn(
+        f"the meta-batch runs as a per-task loop, not one vmap, because of "
+        f"{blockers}. For BatchNorm on batch statistics use "
+        "mtlbook.meta.TaskBatchNorm, which vmap differentiates correctly; pass "
+        "vectorize=False to choose the loop and silence this warning",
+        VectorizationWarning,
+        stacklevel=4,
+    )
 
 
 def vmap_blockers(model: nn.Module, *, batchnorm: BatchNormPolicy = None) -> list[str]:
@@ -309,7 +391,8 @@ def map_tasks(
     fn returns a Tensor or a dict of Tensors; the result has a leading
     dimension of len(batch). vectorize: True runs one vmap over the tasks,
     False a Python loop, None (default) vmap unless :func:`vmap_blockers`
-    names a layer of the model.
+    names a layer of the model, in which case a :class:`VectorizationWarning`
+    says so (once per set of layers).
     """
     check_callable("fn", fn, "maml_loss")
     check_module("model", model)
@@ -328,6 +411,8 @@ def map_tasks(
     blockers = vmap_blockers(model, batchnorm=options.get("batchnorm"))
     if vectorize is None:
         vectorize = not blockers
+        if blockers:
+            _warn_loop(blockers)
     elif vectorize and blockers:
         raise ValueError(
             f"vectorize=True but the model has layers vmap cannot handle here: "
@@ -340,7 +425,15 @@ def map_tasks(
     fields = (batch.x_support, batch.y_support, batch.x_query, batch.y_query)
     if vectorize:
         return vmap(one)(*fields)
-    outs = [one(*(f[i] for f in fields)) for i in range(len(batch))]
+    # The tasks share one model: build its functional form once, not per task.
+    token = _PREDICTS.set({})
+    try:
+        outs = [
+            fn(model, params, _task_of_batch(*(f[i] for f in fields)), **options)
+            for i in range(len(batch))
+        ]
+    finally:
+        _PREDICTS.reset(token)
     if isinstance(outs[0], Mapping):
         return {k: torch.stack([o[k] for o in outs]) for k in outs[0]}
     return torch.stack(outs)
@@ -356,6 +449,8 @@ def meta_loss(
     **options: Any,
 ) -> Tensor:
     """The mean over the meta-batch of ``fn(model, params, task, **options)``: ()."""
+    if isinstance(model, DistributedDataParallel):
+        raise TypeError(_DDP_MESSAGE.format(name="model"))
     return map_tasks(fn, model, params, batch, vectorize=vectorize, **options).mean()
 
 
@@ -367,6 +462,8 @@ def meta_backward(loss: Tensor, *groups: Mapping[str, Tensor]) -> list[Params]:
     tensor that does not influence the loss would silently never train: it
     raises a ValueError naming it instead.
     """
+    if any(isinstance(g, DistributedDataParallel) for g in groups):
+        raise TypeError(_DDP_MESSAGE.format(name="groups"))
     check_scalar_loss("loss", loss)
     if not torch.isfinite(loss):
         raise ValueError(
