@@ -33,6 +33,7 @@ import functools
 import http.server
 import json
 import os
+import re
 import shutil
 import sys
 import threading
@@ -342,6 +343,45 @@ def check_page(
     return report
 
 
+# Search result snippets are cut from each page's text: raw TeX would show.
+SEARCH_QUERIES = ("gradient", "loss")
+_RAW_TEX = re.compile(r"\\[()\[\]]|\\(frac|theta|nabla|mathbf|sum)\b|\$")
+_SNIPPETS = """
+() => new Promise((resolve) => {
+  const done = () => [...document.querySelectorAll("#search-results p.context")]
+    .map((p) => p.textContent);
+  const t0 = Date.now();
+  const poll = () => {
+    const status = document.querySelector("#search-results .search-summary");
+    const found = done();
+    if ((status && found.length >= Math.min(5, document.querySelectorAll(
+        "#search-results li").length)) || Date.now() - t0 > 20000) resolve(found);
+    else setTimeout(poll, 200);
+  };
+  poll();
+})
+"""
+
+
+def check_search(browser, base: str, query: str) -> PageReport:
+    """The search page for ``query`` over http: snippets must show no raw TeX."""
+    name = f"search.html?q={query}"
+    report = check_page(browser, base + name, name, "http", base)
+    context = browser.new_context(viewport=VIEWPORT, service_workers="block")
+    try:
+        page = context.new_page()
+        page.goto(base + name, wait_until="load", timeout=60_000)
+        snippets = _evaluate(page, _SNIPPETS)
+    finally:
+        context.close()
+    if not snippets:
+        report.raw_math.append(f"no search snippets for {query!r}")
+    report.raw_math.extend(
+        f"snippet: {text.strip()[:80]}" for text in snippets if _RAW_TEX.search(text)
+    )
+    return report
+
+
 # Full-page screenshots kept as artefacts: (page, viewport, file name).
 SCREENSHOTS = (
     ("book/reproductions.html", VIEWPORT, "reproductions-1280.png"),
@@ -388,6 +428,8 @@ def run(
                     reports.append(
                         check_page(browser, url, name, mode, base, viewport=viewport)
                     )
+            if "http" in modes and "search.html" in pages:
+                reports += [check_search(browser, base, q) for q in SEARCH_QUERIES]
             if screenshots is not None:
                 for name, viewport, fname in SCREENSHOTS:
                     if (site / name).exists():
