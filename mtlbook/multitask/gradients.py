@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 
 import torch
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 
 from mtlbook.multitask._checks import check_losses
 from mtlbook.multitask.aggregators import MGDA
@@ -94,6 +95,13 @@ def task_gradients(
     the list of K scalar losses before stacking, which is faster (see
     :func:`representation_gramian`).
     """
+    if isinstance(params, DistributedDataParallel):
+        raise TypeError(
+            "params is a DistributedDataParallel model, whose all-reduce runs only "
+            "in loss.backward(): these K autograd.grad passes would stay local to "
+            "each rank. Pass the plain module's parameters and reduce G with "
+            "mtlbook.distributed.reduced_task_gradients"
+        )
     terms = _loss_terms(losses)
     params = _checked_params(params)
     rows = []
