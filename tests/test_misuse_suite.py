@@ -8,7 +8,16 @@ SUITES = [
     for p in sorted(Path(__file__).parent.glob("test_misuse_*.py"))
     if p.stem != "test_misuse_suite"
 ]
-SUBPACKAGES = ("scratch", "data", "multitask", "transfer", "meta", "nb", "plot")
+SUBPACKAGES = (
+    "scratch",
+    "data",
+    "multitask",
+    "transfer",
+    "meta",
+    "distributed",
+    "nb",
+    "plot",
+)
 
 
 def test_the_suite_holds_at_least_200_distinct_bad_calls():
