@@ -306,9 +306,13 @@ def _inner_grad(loss: Callable[[Params], Tensor], at: Params, order: Order) -> P
     """
     if _inside_transform():
         return grad(loss)(at)
+    # Leaves descend from nothing, so only non-leaf inputs need the aliases.
+    alias = not all(t.is_leaf for t in at.values())
     with torch.enable_grad():  # like torch.func.grad, also under no_grad
         inputs = {
-            n: t.view_as(t) if t.requires_grad else t.detach().requires_grad_()
+            n: (t.view_as(t) if alias else t)
+            if t.requires_grad
+            else t.detach().requires_grad_()
             for n, t in at.items()
         }
         value = loss(inputs)
