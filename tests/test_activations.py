@@ -195,3 +195,20 @@ def test_nan_passes_through_elementwise_activations_like_torch() -> None:
     for name, (f, _) in A.ACTIVATIONS.items():
         ref = TORCH[name](torch.tensor(x)).numpy()
         np.testing.assert_array_equal(np.isnan(f(x)), np.isnan(ref), err_msg=name)
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 30.0, 1e3])
+def test_softmax_backward_is_the_jacobian_diag_p_minus_p_pt(scale):
+    """softmax_backward equals g @ (diag(p) - p pᵀ), the explicit (c, c) Jacobian,
+    on logits from tiny to 1e3 (where p is one-hot to float64 precision)."""
+    rng = np.random.default_rng(0)
+    z = scale * rng.normal(size=(6, 5))
+    g = rng.normal(size=(6, 5))
+    p = A.softmax(z)
+    jac = np.stack([np.diag(row) - np.outer(row, row) for row in p])  # (6, 5, 5)
+    expected = np.einsum("nj,njk->nk", g, jac)  # the Jacobian is symmetric
+    np.testing.assert_allclose(
+        A.softmax_backward(z, g), expected, rtol=1e-12, atol=1e-15
+    )
+    # every row of the Jacobian sums to 0: adding a constant to z changes nothing
+    np.testing.assert_allclose(jac.sum(axis=2), 0.0, atol=1e-15)

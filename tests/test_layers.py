@@ -205,3 +205,20 @@ def test_package_reexports_every_public_name():
     for name in mtlbook.scratch.__all__:
         assert getattr(mtlbook.scratch, name) is not None
     assert mtlbook.scratch.MLP is MLP
+
+
+@pytest.mark.parametrize(("scheme", "per_layer"), [("he", 1.0), ("xavier", 0.5)])
+def test_relu_stack_keeps_signal_under_he_and_halves_it_under_xavier(scheme, per_layer):
+    """Variance preservation (E[z²] = n σ² E[h²], E[relu(z)²] = E[z²] / 2): through 30
+    ReLU layers of equal width, He keeps E[z²] and Xavier halves it at every layer."""
+    rng = np.random.default_rng(0)
+    width, depth = 512, 30
+    h = rng.normal(size=(256, width))
+    sq = []
+    for _ in range(depth):
+        z = h @ init_weights(width, width, scheme=scheme, rng=rng)
+        sq.append(np.mean(z**2))
+        h = np.maximum(z, 0.0)
+    factor = (sq[-1] / sq[0]) ** (1 / (depth - 1))  # geometric mean per layer
+    assert factor == pytest.approx(per_layer, rel=0.08)  # one draw: a few % spread
+    assert sq[0] == pytest.approx({"he": 2.0, "xavier": 1.0}[scheme], rel=0.05)

@@ -178,3 +178,45 @@ Y = np.array([0, 2])
 def test_bad_input_is_refused_naming_the_argument(call, exc, pattern) -> None:
     with pytest.raises(exc, match=pattern):
         call()
+
+
+@settings(max_examples=60, deadline=None)
+@given(sy=scores_and_labels(), smoothing=st.sampled_from([0.0, 1e-3, 0.1, 0.5, 1.0]))
+def test_label_smoothing_cross_entropy_equals_torch(sy, smoothing: float) -> None:
+    """Loss and gradient equal F.cross_entropy(label_smoothing=...) and autograd,
+    on logits up to 1e4 and one-sample batches."""
+    s, y = sy
+    ref = torch_loss_and_grad(
+        lambda t: F.cross_entropy(t, torch.tensor(y), label_smoothing=smoothing), s
+    )
+    check(
+        lambda *a: L.label_smoothing_cross_entropy(*a, smoothing),
+        lambda *a: L.label_smoothing_cross_entropy_grad(*a, smoothing),
+        (s, y),
+        ref,
+    )
+
+
+def test_no_smoothing_is_plain_cross_entropy() -> None:
+    rng = np.random.default_rng(0)
+    z, y = 30 * rng.normal(size=(8, 5)), rng.integers(0, 5, size=8)
+    assert L.label_smoothing_cross_entropy(z, y, 0.0) == L.softmax_cross_entropy(z, y)
+
+
+@pytest.mark.parametrize(("eps", "c"), [(0.1, 5), (0.01, 10), (0.5, 2)])
+def test_smoothed_optimum_has_a_finite_logit_gap(eps: float, c: int) -> None:
+    """The loss is minimal where softmax(z) = q: the correct logit leads every other
+    by log((1 - eps + eps / c) / (eps / c)), so the logits stay finite."""
+    gap = np.log((1 - eps + eps / c) / (eps / c))
+    z = np.zeros((1, c))
+    z[0, 0] = gap
+    np.testing.assert_allclose(
+        L.label_smoothing_cross_entropy_grad(z, np.array([0]), eps), 0.0, atol=1e-15
+    )
+    # the minimum value is the entropy of q
+    q = np.full(c, eps / c)
+    q[0] += 1 - eps
+    entropy = -np.sum(q * np.log(q))
+    assert L.label_smoothing_cross_entropy(z, np.array([0]), eps) == pytest.approx(
+        entropy, rel=1e-12
+    )

@@ -25,7 +25,8 @@ from mtlbook.scratch.neurons import (
     simulate_lif,
     train_perceptron,
 )
-from mtlbook.scratch.optim import SGD, Adam, RMSProp
+from mtlbook.scratch.optim import SGD, Adagrad, Adam, AdamW, RMSProp
+from mtlbook.scratch.schedules import cosine_decay, linear_warmup, step_decay
 
 
 def rng() -> np.random.Generator:
@@ -130,6 +131,36 @@ CASES = [
         lambda: L.softmax_cross_entropy(Z, np.array([0, 5])),
         ValueError,
         "labels",
+    ),
+    Bad(
+        "smoothed-ce-above-one",
+        lambda: L.label_smoothing_cross_entropy(Z, LABELS, 1.5),
+        ValueError,
+        "smoothing",
+    ),
+    Bad(
+        "smoothed-ce-nan",
+        lambda: L.label_smoothing_cross_entropy(Z, LABELS, float("nan")),
+        ValueError,
+        "smoothing",
+    ),
+    Bad(
+        "smoothed-ce-str",
+        lambda: L.label_smoothing_cross_entropy_grad(Z, LABELS, "0.1"),
+        TypeError,
+        "smoothing",
+    ),
+    Bad(
+        "smoothed-ce-label-range",
+        lambda: L.label_smoothing_cross_entropy_grad(Z, np.array([0, 3]), 0.1),
+        ValueError,
+        "labels",
+    ),
+    Bad(
+        "smoothed-ce-nan-logits",
+        lambda: L.label_smoothing_cross_entropy(np.full((2, 3), np.nan), LABELS, 0.1),
+        ValueError,
+        "logits",
     ),
     Bad(
         "ce-torch-logits",
@@ -268,6 +299,59 @@ CASES = [
         ValueError,
         "eps",
     ),
+    Bad(
+        "adamw-negative-decay",
+        lambda: AdamW(mlp().parameters(), weight_decay=-0.01),
+        ValueError,
+        "weight_decay",
+    ),
+    Bad(
+        "adamw-str-decay",
+        lambda: AdamW(mlp().parameters(), weight_decay="0.01"),
+        TypeError,
+        "weight_decay",
+    ),
+    Bad("adamw-nan-lr", lambda: AdamW(mlp().parameters(), lr=np.nan), ValueError, "lr"),
+    Bad(
+        "adamw-step-torch",
+        lambda: AdamW(mlp().parameters()).step([torch.ones(1)] * 4),
+        TypeError,
+        "grads",
+    ),
+    Bad("adagrad-no-params", lambda: Adagrad([]), ValueError, "params"),
+    Bad(
+        "adagrad-negative-eps",
+        lambda: Adagrad(mlp().parameters(), eps=-1e-10),
+        ValueError,
+        "eps",
+    ),
+    Bad(
+        "adagrad-step-shape",
+        lambda: Adagrad(mlp().parameters()).step(grads_of(0.0)[::-1]),
+        ValueError,
+        "grads",
+    ),
+    # --- learning-rate schedules ------------------------------------------------
+    Bad("step-decay-zero-every", lambda: step_decay(0.1, 5, 0), ValueError, "every"),
+    Bad("step-decay-float-step", lambda: step_decay(0.1, 2.5, 10), TypeError, "step"),
+    Bad(
+        "step-decay-gamma-zero",
+        lambda: step_decay(0.1, 5, 10, gamma=0.0),
+        ValueError,
+        "gamma",
+    ),
+    Bad("step-decay-negative-lr", lambda: step_decay(-0.1, 5, 10), ValueError, "lr"),
+    Bad("cosine-past-total", lambda: cosine_decay(0.1, 11, 10), ValueError, "step"),
+    Bad(
+        "cosine-min-above-lr",
+        lambda: cosine_decay(0.1, 1, 10, lr_min=0.2),
+        ValueError,
+        "lr_min",
+    ),
+    Bad("cosine-nan-lr", lambda: cosine_decay(np.nan, 1, 10), ValueError, "lr"),
+    Bad("warmup-zero", lambda: linear_warmup(0.1, 0, 0), ValueError, "warmup"),
+    Bad("warmup-negative-step", lambda: linear_warmup(0.1, -1, 10), ValueError, "step"),
+    Bad("warmup-bool-step", lambda: linear_warmup(0.1, True, 10), TypeError, "step"),
     # --- gradcheck -----------------------------------------------------------------
     Bad(
         "numgrad-str-eps",

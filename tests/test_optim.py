@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mtlbook.scratch.layers import MLP
-from mtlbook.scratch.optim import SGD, Adam, RMSProp
+from mtlbook.scratch.optim import SGD, Adagrad, Adam, AdamW, RMSProp
 
 # (name, numpy class, torch class, keyword arguments shared by both)
 CONFIGS = [
@@ -42,6 +42,15 @@ CONFIGS = [
         torch.optim.Adam,
         {"lr": 0.05, "betas": (0.8, 0.99), "weight_decay": 0.1},
     ),
+    ("adamw", AdamW, torch.optim.AdamW, {"lr": 0.05, "weight_decay": 0.1}),
+    (
+        "adamw_betas",
+        AdamW,
+        torch.optim.AdamW,
+        {"lr": 0.02, "betas": (0.5, 0.99), "eps": 1e-3, "weight_decay": 0.5},
+    ),
+    ("adagrad", Adagrad, torch.optim.Adagrad, {"lr": 0.1}),
+    ("adagrad_eps", Adagrad, torch.optim.Adagrad, {"lr": 0.5, "eps": 1e-3}),
 ]
 
 
@@ -182,7 +191,13 @@ def test_step_updates_the_model_in_place():
 
 def test_zero_learning_rate_leaves_parameters_unchanged():
     p = np.array([1.0, -2.0])
-    for opt in [SGD([p], lr=0.0, momentum=0.9), RMSProp([p], lr=0.0), Adam([p], 0.0)]:
+    for opt in [
+        SGD([p], lr=0.0, momentum=0.9),
+        RMSProp([p], lr=0.0),
+        Adam([p], 0.0),
+        AdamW([p], 0.0, weight_decay=0.5),
+        Adagrad([p], 0.0),
+    ]:
         opt.step([np.array([3.0, 4.0])])
     np.testing.assert_array_equal(p, [1.0, -2.0])
 
@@ -210,7 +225,7 @@ def test_bad_hyperparameters_raise(make, error, match):
         make([np.zeros(3)])
 
 
-@pytest.mark.parametrize("cls", [SGD, RMSProp, Adam])
+@pytest.mark.parametrize("cls", [SGD, RMSProp, Adam, AdamW, Adagrad])
 def test_bad_gradients_raise(cls):
     params = [np.zeros((2, 3)), np.zeros(3)]
     opt = cls(params, lr=0.1)
@@ -219,3 +234,106 @@ def test_bad_gradients_raise(cls):
     with pytest.raises(ValueError, match=r"grads\[1\] has shape \(2,\)"):
         opt.step([np.zeros((2, 3)), np.zeros(2)])
     np.testing.assert_array_equal(params[0], 0.0)  # nothing was updated
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    lr=st.floats(1e-4, 0.1),
+    beta1=st.floats(0.0, 0.99),
+    weight_decay=st.sampled_from([0.0, 1e-2, 1.0, 5.0]),
+    seed=st.integers(0, 1000),
+)
+def test_adamw_matches_torch_for_any_hyperparameters(lr, beta1, weight_decay, seed):
+    kwargs = {"lr": lr, "betas": (beta1, 0.999), "weight_decay": weight_decay}
+    init, grads, _, (X, y) = least_squares(seed)
+    Xt, yt = torch.tensor(X), torch.tensor(y)
+    loss = lambda w, c: 0.5 * ((Xt @ w + c - yt) ** 2).sum() / len(X)  # noqa: E731
+    path = run_numpy(AdamW, kwargs, init, grads, 20)
+    ref = run_torch(torch.optim.AdamW, kwargs, init, loss, 20)
+    assert_same_path(path, ref, 1e-10)
+
+
+def test_adagrad_on_huge_gradient_spread_equals_torch():
+    """Gradients 1e8, 1 and 1e-8: Adagrad's per-coordinate steps equal torch's."""
+    scale = np.array([1e8, 1.0, 1e-8])
+    path = run_numpy(Adagrad, {"lr": 0.1}, [np.ones(3)], lambda p: [scale * p], 50)
+    s = torch.tensor(scale)
+    ref = run_torch(
+        torch.optim.Adagrad,
+        {"lr": 0.1},
+        [np.ones(3)],
+        lambda p: 0.5 * (s * p * p).sum(),
+        50,
+    )
+    assert_same_path(path, ref, 1e-10)
+    # first step: lr on both, though their gradients are 1e8 apart
+    np.testing.assert_allclose(1.0 - path[0][0][:2], 0.1, rtol=1e-9)  # eps: 1e-10
+
+
+def test_sgd_l2_penalty_is_decoupled_weight_decay():
+    """For SGD, adding lam * p to the gradient is the same as shrinking p by lr * lam.
+
+    This is why the two names were used as synonyms; Adam breaks the equivalence.
+    """
+    init, grads, _, _ = least_squares(3)
+    lr, lam = 0.05, 0.3
+    path = run_numpy(SGD, {"lr": lr, "weight_decay": lam}, init, grads, 100)
+    params = [p.copy() for p in init]
+    for step in range(100):
+        g = grads(*params)
+        for p, gi in zip(params, g, strict=True):
+            p *= 1 - lr * lam  # decoupled: shrink, then the plain gradient step
+            p -= lr * gi
+        for p, ref in zip(params, path[step], strict=True):
+            np.testing.assert_allclose(p, ref, rtol=1e-12, atol=1e-14)
+
+
+def test_adam_l2_reaches_the_ridge_solution_and_adamw_does_not():
+    """Adam's L2 term minimises L + lam/2 |w|² (the closed-form ridge solution);
+    AdamW, with the same weight_decay, ends elsewhere.
+
+    Two features whose scales differ by 100: the decay matters on the flat one.
+    """
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 2)) * np.array([10.0, 0.1])
+    y = rng.normal(size=50)
+    lam, steps = 0.5, 20_000
+    ridge = np.linalg.solve(X.T @ X / 50 + lam * np.eye(2), X.T @ y / 50)
+    ends = {}
+    for cls in (Adam, AdamW):
+        w = np.zeros(2)
+        opt = cls([w], lr=0.01, weight_decay=lam)
+        for t in range(steps):
+            opt.lr = 0.01 * (1 - t / steps) + 1e-6  # decay to let Adam settle
+            opt.step([X.T @ (X @ w - y) / 50])
+        ends[cls.__name__] = w
+    np.testing.assert_allclose(ends["Adam"], ridge, rtol=1e-9, atol=1e-12)
+    # the flat weight: ridge shrinks it about 50-fold, AdamW leaves it 10x larger
+    assert abs(ends["AdamW"][1]) > 10 * abs(ridge[1])
+
+
+@pytest.mark.parametrize("mu", [0.5, 0.9, 0.99])
+def test_nesterov_look_ahead_form_is_torch_form_after_change_of_variables(mu):
+    """Sutskever's look-ahead form is torch's Nesterov in other variables.
+
+    Look-ahead: v' = mu v - lr grad(theta + mu v), theta' = theta + v'. In the
+    variables phi = theta + mu v and b = -v / lr it is torch's update
+    b' = mu b + grad(phi), phi' = phi - lr (grad(phi) + mu b').
+    """
+    lr, rng = 0.01, np.random.default_rng(1)
+    A = rng.normal(size=(6, 6))
+    A = A @ A.T + np.diag([1e-3, 1e-2, 0.1, 1.0, 10.0, 50.0])  # wide curvature spread
+    c = rng.normal(size=6)
+
+    def grad(p):
+        return A @ p - c
+
+    theta, v = rng.normal(size=6), np.zeros(6)
+    phi = theta.copy()  # phi_0 = theta_0 + mu v_0 with v_0 = 0
+    opt = SGD([phi], lr=lr, momentum=mu, nesterov=True)
+    for _ in range(200):
+        opt.step([grad(phi)])
+        v = mu * v - lr * grad(theta + mu * v)
+        theta = theta + v
+        np.testing.assert_allclose(phi, theta + mu * v, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(opt.velocity[0], -v / lr, rtol=1e-10, atol=1e-10)

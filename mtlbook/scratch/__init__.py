@@ -51,6 +51,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "bce_with_logits_grad",
         "softmax_cross_entropy",
         "softmax_cross_entropy_grad",
+        "label_smoothing_cross_entropy",
+        "label_smoothing_cross_entropy_grad",
         "hinge",
         "hinge_grad",
         "multiclass_hinge",
@@ -59,7 +61,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "get_loss",
     ),
     "layers": ("init_weights", "Dense", "MLP"),
-    "optim": ("SGD", "RMSProp", "Adam"),
+    "optim": ("SGD", "RMSProp", "Adam", "AdamW", "Adagrad"),
+    "schedules": ("step_decay", "cosine_decay", "linear_warmup"),
     "gradcheck": ("numerical_gradient", "relative_error", "check_gradient"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}

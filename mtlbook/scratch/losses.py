@@ -194,6 +194,40 @@ def softmax_cross_entropy_grad(logits: np.ndarray, labels: np.ndarray) -> np.nda
     return grad / len(y)
 
 
+def _smoothed_targets(
+    logits: np.ndarray, labels: np.ndarray, smoothing: float
+) -> tuple[np.ndarray, np.ndarray]:
+    z = _scores_2d(logits, "logits")
+    y = _class_labels(labels, *z.shape)
+    eps = check_real("smoothing", smoothing, low=0, high=1, example=0.1)
+    q = np.full(z.shape, eps / z.shape[1])
+    q[np.arange(len(y)), y] += 1.0 - eps
+    return z, q
+
+
+def label_smoothing_cross_entropy(
+    logits: np.ndarray, labels: np.ndarray, smoothing: float
+) -> float:
+    """Cross-entropy against smoothed targets, mean over rows.
+
+    The target of a row is q = (1 - smoothing) onehot(y) + smoothing / c, and the
+    loss -sum_k q_k log softmax(z)_k, as torch's
+    ``F.cross_entropy(logits, labels, label_smoothing=smoothing)``.
+    logits: (n, c); labels: (n,) integers in [0, c); smoothing in [0, 1].
+    """
+    z, q = _smoothed_targets(logits, labels, smoothing)
+    return float(-np.mean(np.sum(q * log_softmax(z, axis=1), axis=1)))
+
+
+@_underflow_is_zero
+def label_smoothing_cross_entropy_grad(
+    logits: np.ndarray, labels: np.ndarray, smoothing: float
+) -> np.ndarray:
+    """dL/dlogits = (softmax(z) - q) / n, q the smoothed targets; -> (n, c)."""
+    z, q = _smoothed_targets(logits, labels, smoothing)
+    return (softmax(z, axis=1) - q) / len(z)
+
+
 def _margins(scores: np.ndarray, labels: np.ndarray, margin: float) -> tuple:
     s = _scores_2d(scores, "scores")
     y = _class_labels(labels, *s.shape)

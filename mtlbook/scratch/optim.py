@@ -175,7 +175,9 @@ class Adam(_Optimizer):
 
     def step(self, grads: Sequence[np.ndarray]) -> None:
         """Update every parameter in place; grads: same shapes as params."""
-        grads = self._checked(grads)
+        self._update(self._checked(grads))
+
+    def _update(self, grads: list[np.ndarray]) -> None:
         step_size = self.lr / (1 - self.beta1**self.t)  # bias correction of m
         v_scale = math.sqrt(1 - self.beta2**self.t)  # bias correction of v
         for p, g, m, v in zip(self.params, grads, self.m, self.v, strict=True):
@@ -186,6 +188,55 @@ class Adam(_Optimizer):
             v *= self.beta2
             v += (1 - self.beta2) * g * g  # (eq-adam-v)
             p -= step_size * m / (np.sqrt(v) / v_scale + self.eps)  # (eq-adam)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov and Hutter), as torch.optim.AdamW.
+
+    ``p *= 1 - lr * weight_decay``, then the Adam step on the loss gradient alone.
+    Adam's L2 term adds ``weight_decay * p`` to g, so Adam divides it by sqrt(v)
+    as well; here the decay reaches every weight at the same rate.
+    """
+
+    def __init__(
+        self,
+        params: Sequence[np.ndarray],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.01,
+    ) -> None:
+        super().__init__(params, lr, betas, eps)
+        _check_nonneg("weight_decay", weight_decay)
+        self.decoupled_decay = float(weight_decay)
+
+    def step(self, grads: Sequence[np.ndarray]) -> None:
+        """Update every parameter in place; grads: same shapes as params."""
+        grads = self._checked(grads)
+        for p in self.params:
+            p *= 1 - self.lr * self.decoupled_decay  # (eq-adamw)
+        self._update(grads)
+
+
+class Adagrad(_Optimizer):
+    """Adagrad: divide by the root of the sum of all past squared gradients.
+
+    ``s = s + g²;  p -= lr * g / (sqrt(s) + eps)``, as torch.optim.Adagrad.
+    """
+
+    def __init__(
+        self, params: Sequence[np.ndarray], lr: float = 0.01, eps: float = 1e-10
+    ) -> None:
+        super().__init__(params, lr)
+        _check_nonneg("eps", eps)
+        self.eps = float(eps)
+        self.sum_sq = [np.zeros_like(p) for p in self.params]
+
+    def step(self, grads: Sequence[np.ndarray]) -> None:
+        """Update every parameter in place; grads: same shapes as params."""
+        for p, g, s in zip(self.params, self._checked(grads), self.sum_sq, strict=True):
+            s += g * g  # (eq-adagrad)
+            p -= self.lr * g / (np.sqrt(s) + self.eps)
 
 
 def _check_nonneg(name: str, value: float) -> None:
