@@ -3,7 +3,9 @@
 Facts tested: PCGrad's closed form on two gradients, MGDA's min-norm point
 (closed form for two vectors, KKT conditions for more), CAGrad's c = 0 limit and
 its optimality certificate, Nash-MTL's bargaining equation, IMTL-G's equal
-projections, and clear errors for bad input.
+projections, and clear errors for bad input. UPGrad, DualProj and Aligned-MTL
+have their own file (``test_aggregators_jd.py``) and join the shared checks of
+every aggregator here.
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ from hypothesis import strategies as st
 from mtlbook.multitask import (
     IMTLG,
     MGDA,
+    AlignedMTL,
     CAGrad,
+    DualProj,
     Mean,
     NashMTL,
     PCGrad,
+    UPGrad,
     mgda_ub_weights,
     min_norm_two,
     min_norm_weights,
@@ -50,6 +55,9 @@ def all_aggregators():
         CAGrad(c=0.5),
         NashMTL(),
         IMTLG(),
+        UPGrad(),
+        DualProj(),
+        AlignedMTL(),
     ]
 
 

@@ -26,6 +26,16 @@ supports (active sets) of the optimality conditions, which is exact for K ≤ 10
   by least squares on the unit gradients, normalised so the weights sum to 1;
   the documented answer is d = 0 when 1 is not in the range of the unit
   gradients (equal projections are then all 0).
+* UPGrad and DualProj: the projection of a vector x onto the dual cone
+  {y : g_i·y ≥ 0 for all i}, computed on the rows themselves (not on a square
+  root of the Gramian): by Moreau's decomposition it is x + Σ λ_i u_i with
+  λ = argmin_{λ ≥ 0} ‖x + Σ λ_i u_i‖ over the unit rows u_i (scipy's NNLS on
+  the coordinates), and the test checks its KKT certificate too;
+* Aligned-MTL: from the singular value decomposition of G itself, G = U S Wᵀ,
+  the aligned gradients are s_min U_r W_rᵀ (every singular value set to the
+  smallest nonzero one), and d is their mean. Working on the Gramian squares
+  G's condition number κ, so the package's d is accurate only to about
+  K·ε·κ²: that is the bound on the ``spread`` family, whose κ reaches 1e7.
 
 The error of an update d against the reference d* is
 
@@ -37,8 +47,10 @@ relative to d* except when d* is (nearly) zero, where it asks for ‖d‖ within
 norms), ``spread`` (norms from 1e-4 to 1e4, a spread of exactly 1e8), ``zero``
 (one gradient exactly zero), ``opposite`` (g_1 = −2 g_0 exactly) and
 ``parallel`` (g_1 = g_0 + 1e-3 noise). Every aggregator must be within 1e-6 on
-every case. ``python tests/test_aggregators_exact.py`` prints the table of the
-largest errors per method and family.
+every case (Aligned-MTL: within 1e-6 or its conditioning bound, whichever is
+larger; its row of the table is the error divided by that bound, times 1e-6).
+``python tests/test_aggregators_exact.py`` prints the table of the largest
+errors per method and family.
 """
 
 from __future__ import annotations
@@ -52,7 +64,7 @@ import pytest
 import torch
 from scipy import linalg, optimize
 
-from mtlbook.multitask import IMTLG, MGDA, CAGrad, NashMTL
+from mtlbook.multitask import IMTLG, MGDA, AlignedMTL, CAGrad, DualProj, NashMTL, UPGrad
 
 FAMILIES = ("plain", "spread", "zero", "opposite", "parallel")
 SHAPES = [(K, P) for K in (2, 3, 5, 10) for P in (2, 10, 1000)]
@@ -196,6 +208,43 @@ def exact_imtl_g(G: np.ndarray) -> np.ndarray:
     return d1 / alpha.sum()
 
 
+def project_onto_dual_cone(X: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The point of {y : X y ≥ 0} nearest x; X: (K, m) rows, x: (m,)."""
+    lengths = np.linalg.norm(X, axis=1)
+    U = X[lengths > 0] / lengths[lengths > 0, None]  # a zero row constrains nothing
+    if len(U) == 0:
+        return x
+    lam = optimize.nnls(U.T, -x)[0]  # Moreau: x + Uᵀλ is x's projection
+    p = x + U.T @ lam
+    # KKT certificate: feasible, and λ_i > 0 only on rows orthogonal to p
+    scale = np.linalg.norm(x) + np.linalg.norm(U.T @ lam)
+    assert (U @ p >= -1e-9 * scale).all()
+    assert np.abs(lam * (U @ p)).max(initial=0.0) <= 1e-9 * scale**2
+    return p
+
+
+def exact_upgrad(G: np.ndarray) -> np.ndarray:
+    X = coordinates(G)
+    projections = [project_onto_dual_cone(X, x) for x in X]
+    return np.mean(projections, axis=0) @ np.linalg.pinv(X) @ G
+
+
+def exact_dualproj(G: np.ndarray) -> np.ndarray:
+    X = coordinates(G)
+    return project_onto_dual_cone(X, X.mean(0)) @ np.linalg.pinv(X) @ G
+
+
+def exact_aligned_mtl(G: np.ndarray) -> tuple[np.ndarray, float]:
+    """Aligned-MTL's d from the SVD of G, and κ = s_max/s_min (nonzero ones)."""
+    U, S, Wt = np.linalg.svd(G, full_matrices=False)
+    if S.max() == 0:
+        return np.zeros(G.shape[1]), 1.0
+    # the package's rank rule, on singular values: s² > K·ε·s_max²
+    kept = np.sqrt(G.shape[0] * np.finfo(float).eps) * S.max() < S
+    aligned = S[kept].min() * U[:, kept] @ Wt[kept]
+    return aligned.mean(0), float(S.max() / S[kept].min())
+
+
 def stationary(G: np.ndarray) -> bool:
     """0 in the hull of the rows; decided on unit rows (a zero row: yes)."""
     lengths = np.linalg.norm(G, axis=1)
@@ -276,6 +325,43 @@ def test_imtlg_has_equal_projections_exactly(family: str, K: int, P: int) -> Non
     assert imtl_g_error(make_case(family, K, P, seed=3)) <= TOL
 
 
+def upgrad_error(G: np.ndarray) -> float:
+    return relative_error(run(UPGrad(), G), exact_upgrad(G), G)
+
+
+def dualproj_error(G: np.ndarray) -> float:
+    return relative_error(run(DualProj(), G), exact_dualproj(G), G)
+
+
+def aligned_mtl_error(G: np.ndarray) -> float:
+    """Error relative to the conditioning bound K·ε·κ² (at least 1e-6)."""
+    reference, kappa = exact_aligned_mtl(G)
+    bound = max(TOL, 10 * G.shape[0] * np.finfo(float).eps * kappa**2)
+    return relative_error(run(AlignedMTL(), G), reference, G) * TOL / bound
+
+
+@pytest.mark.parametrize(("family", "K", "P"), CASES)
+def test_upgrad_averages_the_exact_projections(family: str, K: int, P: int) -> None:
+    G = make_case(family, K, P, seed=4)
+    assert upgrad_error(G) <= TOL
+    d = run(UPGrad(), G)  # and conflicts with no task, to rounding
+    lengths = np.linalg.norm(G, axis=1)
+    assert (G @ d >= -1e-12 * lengths * lengths.max()).all()
+
+
+@pytest.mark.parametrize(("family", "K", "P"), CASES)
+def test_dualproj_is_the_exact_projection_of_the_mean(
+    family: str, K: int, P: int
+) -> None:
+    assert dualproj_error(make_case(family, K, P, seed=5)) <= TOL
+
+
+@pytest.mark.parametrize(("family", "K", "P"), CASES)
+def test_aligned_mtl_matches_the_svd_of_g(family: str, K: int, P: int) -> None:
+    """Within 1e-6, or within 10·K·ε·κ² where G is too ill-conditioned for that."""
+    assert aligned_mtl_error(make_case(family, K, P, seed=6)) <= TOL
+
+
 def agreement_table() -> str:
     """Largest relative error per method and case family, as a Markdown table."""
     methods = {
@@ -283,6 +369,9 @@ def agreement_table() -> str:
         "CAGrad": (cagrad_error, 1),
         "Nash-MTL": (nash_error, 2),
         "IMTL-G": (imtl_g_error, 3),
+        "UPGrad": (upgrad_error, 4),
+        "DualProj": (dualproj_error, 5),
+        "Aligned-MTL": (aligned_mtl_error, 6),
     }
     columns = ["plain", "spread", "zero", "opposite", "parallel", "K > d"]
     lines = [

@@ -14,7 +14,20 @@ import pytest
 import torch
 from misuse import Bad, params
 
-from mtlbook.multitask import IMTLG, MGDA, CAGrad, Mean, NashMTL, PCGrad
+from mtlbook.multitask import (
+    IMTLG,
+    MGDA,
+    AlignedMTL,
+    CAGrad,
+    DualProj,
+    Mean,
+    NashMTL,
+    PCGrad,
+    UPGrad,
+    aligned_mtl_matrix,
+    dualproj_weights,
+    upgrad_weights,
+)
 
 
 def G() -> torch.Tensor:
@@ -84,6 +97,41 @@ CASES = [
     Bad(
         "weighting-empty",
         lambda: PCGrad(gen()).weighting(torch.zeros(0, 0)),
+        ValueError,
+        "gram",
+    ),
+    # UPGrad, DualProj, Aligned-MTL and their solvers
+    Bad("upgrad-list", lambda: UPGrad()(G().tolist()), TypeError, "G"),
+    Bad("dualproj-1d", lambda: DualProj()(G()[0]), ValueError, "G"),
+    Bad("aligned-float16", lambda: AlignedMTL()(G().half()), TypeError, "G"),
+    Bad(
+        "upgrad-nan-row",
+        lambda: UPGrad()(with_row(2, float("nan"))),
+        ValueError,
+        "G[2]",
+    ),
+    Bad(
+        "dualproj-inf-row",
+        lambda: DualProj()(with_row(0, float("inf"))),
+        ValueError,
+        "G[0]",
+    ),
+    Bad(
+        "aligned-non-symmetric",
+        lambda: AlignedMTL().weighting(torch.tensor([[1.0, 2.0], [0.0, 1.0]])),
+        ValueError,
+        "symmetric",
+    ),
+    Bad("upgrad-weights-1d", lambda: upgrad_weights(np.ones(3)), ValueError, "gram"),
+    Bad(
+        "dualproj-weights-nan",
+        lambda: dualproj_weights(np.array([[1.0, np.nan], [np.nan, 1.0]])),
+        ValueError,
+        "gram",
+    ),
+    Bad(
+        "aligned-matrix-empty",
+        lambda: aligned_mtl_matrix(np.zeros((0, 0))),
         ValueError,
         "gram",
     ),

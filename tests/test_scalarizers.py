@@ -3,7 +3,9 @@
 Facts tested: static/equal weights and the validation grid search, uncertainty
 weighting's optimum σ² = L, GradNorm's Adam step and renormalisation Σw = K,
 DWA's formula, random weighting's reproducibility, FAMO's loss gradient and
-logit update against hand computations, and clear errors for bad input.
+logit update against hand computations, smooth Tchebycheff's bounds
+T ≤ STCH ≤ T + μ log K around the Tchebycheff max T, and clear errors for bad
+input.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from mtlbook.multitask import (
     EqualWeights,
     GradNorm,
     RandomLossWeighting,
+    SmoothTchebycheff,
     StaticWeights,
     UncertaintyWeighting,
     select_static_weights,
@@ -382,3 +385,50 @@ def test_scalarizers_work_on_the_losses_device(index) -> None:
     scalarizer = make_all(2)[index].cuda()
     loss = scalarizer(torch.tensor([0.5, 1.0], device="cuda"))
     assert loss.device.type == "cuda"
+
+
+# ------------------------------------------------------ smooth Tchebycheff
+@FAST
+@given(
+    seed=st.integers(0, 10_000),
+    K=st.integers(1, 6),
+    mu=st.sampled_from([1e-4, 0.01, 0.1, 1.0, 10.0]),
+    spread=st.sampled_from([1.0, 1e3, 1e6]),
+)
+def test_stch_lies_between_tchebycheff_and_tchebycheff_plus_mu_log_k(
+    seed: int, K: int, mu: float, spread: float
+) -> None:
+    g = torch.Generator().manual_seed(seed)
+    losses = spread * torch.rand(K, generator=g, dtype=F64)
+    lam = 0.1 + torch.rand(K, generator=g, dtype=F64)
+    ideal = -torch.rand(K, generator=g, dtype=F64)
+    value = SmoothTchebycheff(lam, mu=mu, ideal=ideal)(losses).item()
+    tch = float((lam * (losses - ideal)).max())  # the Tchebycheff scalarisation
+    assert math.isfinite(value)  # no overflow: spread/μ reaches 1e10
+    slack = 1e-12 * max(abs(tch), 1.0)
+    assert tch - slack <= value <= tch + mu * math.log(K) + slack
+
+
+def test_stch_tends_to_the_tchebycheff_max_as_mu_goes_to_zero() -> None:
+    losses = torch.tensor([0.3, 2.0, 1.1], dtype=F64)
+    lam = torch.tensor([2.0, 0.5, 1.0], dtype=F64)  # λ(L − 0) = (0.6, 1.0, 1.1)
+    gaps = [
+        SmoothTchebycheff(lam, mu=mu)(losses).item() - 1.1 for mu in (1.0, 0.1, 1e-3)
+    ]
+    assert gaps[0] > gaps[1] > gaps[2] >= 0.0
+    assert gaps[2] <= 1e-3 * math.log(3)
+
+
+def test_stch_weights_are_its_autograd_gradient() -> None:
+    losses = losses_of(0.5, 2.0, 7.0)
+    lam = torch.tensor([1.0, 0.5, 0.2], dtype=F64)
+    scalarizer = SmoothTchebycheff(lam, mu=0.7, ideal=[0.1, 0.0, -0.5])
+    grad = weights_on_losses(scalarizer, losses)
+    scaled = lam * (losses.detach() - torch.tensor([0.1, 0.0, -0.5], dtype=F64))
+    torch.testing.assert_close(grad, lam * torch.softmax(scaled / 0.7, 0))
+    torch.testing.assert_close(scalarizer.weights, grad)
+
+
+def test_stch_of_one_task_is_its_shifted_scaled_loss() -> None:
+    value = SmoothTchebycheff([3.0], mu=0.01, ideal=[1.0])(losses_of(2.5))
+    assert value.item() == pytest.approx(4.5, rel=1e-14)

@@ -6,28 +6,40 @@ Two small protocols make the methods fit together (torchjd's naming):
   :class:`EqualWeights`, :class:`StaticWeights` (chosen on validation data with
   :func:`select_static_weights` over a :func:`simplex_grid`),
   :class:`UncertaintyWeighting`, :class:`GradNorm`, :class:`DWA`,
-  :class:`RandomLossWeighting`, :class:`FAMO`;
+  :class:`RandomLossWeighting`, :class:`FAMO`, :class:`SmoothTchebycheff`;
 * an *aggregator* turns task gradients G: (K, P) into one update (P,):
   :class:`Mean`, :class:`MGDA`, :class:`PCGrad`, :class:`CAGrad`,
-  :class:`NashMTL`, :class:`IMTLG`; with :func:`task_gradients`,
+  :class:`NashMTL`, :class:`IMTLG`, :class:`UPGrad`, :class:`DualProj`,
+  :class:`AlignedMTL`; with :func:`task_gradients`,
   :func:`set_gradients` and MGDA-UB's :func:`mgda_ub_weights`.
 
 Models (:class:`HardSharing`, :class:`CrossStitch`, :func:`l2_coupling`,
 :class:`MMoE`), the loop :func:`train_multitask` (and the single-task baseline
 :func:`train_single_task`), and diagnostics (:func:`gradient_cosines`,
-:func:`conflict_rate`, :func:`delta_m`) complete the package.
+:func:`conflict_rate`, :func:`delta_m`, :func:`aggregator_properties`) complete
+the package. Model merging (:func:`task_vector`, :func:`task_arithmetic`,
+:func:`ties_merging`) builds a multi-task model from single-task fine-tunes.
 """
 
 from mtlbook.multitask.aggregators import (
     IMTLG,
     MGDA,
     Aggregator,
+    AlignedMTL,
     CAGrad,
+    DualProj,
     Mean,
     NashMTL,
     PCGrad,
+    UPGrad,
 )
-from mtlbook.multitask.diagnostics import conflict_rate, delta_m, gradient_cosines
+from mtlbook.multitask.diagnostics import (
+    PROPERTIES,
+    aggregator_properties,
+    conflict_rate,
+    delta_m,
+    gradient_cosines,
+)
 from mtlbook.multitask.famo import FAMO
 from mtlbook.multitask.gradients import (
     mgda_ub_weights,
@@ -36,23 +48,28 @@ from mtlbook.multitask.gradients import (
     task_gradients,
 )
 from mtlbook.multitask.gradnorm import GradNorm
+from mtlbook.multitask.merging import task_arithmetic, task_vector, ties_merging
 from mtlbook.multitask.models import CrossStitch, HardSharing, MMoE, l2_coupling
 from mtlbook.multitask.scalarizers import (
     DWA,
     EqualWeights,
     RandomLossWeighting,
     Scalarizer,
+    SmoothTchebycheff,
     StaticWeights,
     UncertaintyWeighting,
     select_static_weights,
     simplex_grid,
 )
 from mtlbook.multitask.solvers import (
+    aligned_mtl_matrix,
     cagrad_weights,
+    dualproj_weights,
     imtl_g_weights,
     min_norm_two,
     min_norm_weights,
     nash_weights,
+    upgrad_weights,
 )
 from mtlbook.multitask.train import (
     History,
@@ -66,9 +83,12 @@ __all__ = [
     "FAMO",
     "IMTLG",
     "MGDA",
+    "PROPERTIES",
     "Aggregator",
+    "AlignedMTL",
     "CAGrad",
     "CrossStitch",
+    "DualProj",
     "EqualWeights",
     "GradNorm",
     "HardSharing",
@@ -79,11 +99,16 @@ __all__ = [
     "PCGrad",
     "RandomLossWeighting",
     "Scalarizer",
+    "SmoothTchebycheff",
     "StaticWeights",
+    "UPGrad",
     "UncertaintyWeighting",
+    "aggregator_properties",
+    "aligned_mtl_matrix",
     "cagrad_weights",
     "conflict_rate",
     "delta_m",
+    "dualproj_weights",
     "evaluate",
     "gradient_cosines",
     "imtl_g_weights",
@@ -96,7 +121,11 @@ __all__ = [
     "select_static_weights",
     "set_gradients",
     "simplex_grid",
+    "task_arithmetic",
     "task_gradients",
+    "task_vector",
+    "ties_merging",
     "train_multitask",
     "train_single_task",
+    "upgrad_weights",
 ]

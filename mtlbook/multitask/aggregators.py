@@ -31,10 +31,13 @@ from mtlbook.multitask._checks import (
     raise_for_nonfinite_row,
 )
 from mtlbook.multitask.solvers import (
+    aligned_mtl_matrix,
     cagrad_weights,
+    dualproj_weights,
     imtl_g_weights,
     min_norm_weights,
     nash_weights,
+    upgrad_weights,
 )
 
 
@@ -223,6 +226,49 @@ class IMTLG(Aggregator):
 
     def _weights(self, M: np.ndarray) -> np.ndarray:
         return imtl_g_weights(M)
+
+
+class UPGrad(Aggregator):
+    """UPGrad (Quinton & Rey 2024): the mean of the gradients' projections.
+
+    Each task gradient g_i is projected onto the dual cone of the gradients,
+    {x : g_j·x ≥ 0 for every task j}, and d is the mean of the K projections
+    (:func:`~mtlbook.multitask.solvers.upgrad_weights`). The projections lie in
+    the cone, so their mean does too: g_j·d ≥ 0, no task's loss rises to first
+    order. A gradient that already conflicts with none is kept as it is, so
+    non-conflicting gradients give the mean gradient; d(λG) = λ d(G) for λ > 0.
+    """
+
+    def _weights(self, M: np.ndarray) -> np.ndarray:
+        return upgrad_weights(M)
+
+
+class DualProj(Aggregator):
+    """DualProj (Quinton & Rey 2024): the mean gradient projected on the cone.
+
+    d is the point of the dual cone {x : g_j·x ≥ 0 for every task j} nearest
+    the mean gradient g0 (:func:`~mtlbook.multitask.solvers.dualproj_weights`):
+    g0 itself when it conflicts with no task, otherwise the smallest change of
+    g0 that removes every conflict.
+    """
+
+    def _weights(self, M: np.ndarray) -> np.ndarray:
+        return dualproj_weights(M)
+
+
+class AlignedMTL(Aggregator):
+    """Aligned-MTL (Senushkin et al. 2023): gradients with condition number 1.
+
+    The Gramian G Gᵀ = V Λ Vᵀ gives the balance matrix B = √λ_min V Λ^(-1/2) Vᵀ
+    (:func:`~mtlbook.multitask.solvers.aligned_mtl_matrix`); the aligned
+    gradients Ĝ = B G have orthogonal principal components, all as long as the
+    smallest one of G, and d is their mean, d = (1/K) 1ᵀ B G. A dominant task
+    can no longer swamp the others, and the update shrinks with the weakest
+    direction of G. Zero eigenvalues (K > rank G, a zero gradient) are left out.
+    """
+
+    def _weights(self, M: np.ndarray) -> np.ndarray:
+        return aligned_mtl_matrix(M).mean(axis=0)
 
 
 def _float64_numpy(gram: Tensor) -> np.ndarray:

@@ -300,3 +300,86 @@ class RandomLossWeighting(Scalarizer):
     def weights(self) -> Tensor:
         """The weights drawn by the latest call (1/K before the first call)."""
         return self._last.detach().clone()
+
+
+class SmoothTchebycheff(Scalarizer):
+    """Smooth Tchebycheff scalarisation, STCH (Lin et al. 2024, eq. 9).
+
+    L = μ log Σ_i exp(λ_i (L_i − z_i) / μ) with preferences λ: (K,) > 0, the
+    ideal point z: (K,) (a lower bound of each loss, 0 by default) and the
+    smoothing μ > 0. It is the log-sum-exp smoothing of the Tchebycheff
+    scalarisation T = max_i λ_i (L_i − z_i): T ≤ L ≤ T + μ log K, so μ → 0
+    gives T. Minimising T over the preferences reaches every Pareto-optimal
+    point, on convex and concave parts of the front alike, which no weighted
+    sum can; the smoothing keeps L differentiable. The weights applied to the
+    losses are ∂L/∂L_i = λ_i softmax(λ(L − z)/μ)_i.
+    """
+
+    _preferences: Tensor  # buffers, declared for the type checker
+    _ideal: Tensor
+    _last: Tensor
+
+    def __init__(
+        self,
+        preferences: Sequence[float] | Tensor,
+        mu: float = 0.1,
+        ideal: Sequence[float] | Tensor | None = None,
+    ) -> None:
+        lam = _vector("preferences", preferences, "SmoothTchebycheff([0.5, 0.5])")
+        if (lam <= 0).any():
+            raise ValueError(
+                f"preferences={lam.tolist()} must all be > 0 (one per task)"
+            )
+        super().__init__(lam.numel())
+        check_real("mu", mu, low=0.0, low_open=True, example=0.1)
+        self.mu = float(mu)
+        z = torch.zeros_like(lam) if ideal is None else _vector("ideal", ideal, "")
+        if z.shape != lam.shape:
+            raise ValueError(
+                f"ideal has {z.numel()} entries for {lam.numel()} preferences; "
+                "pass one lower bound per task"
+            )
+        self.register_buffer("_preferences", lam)
+        self.register_buffer("_ideal", z)
+        self.register_buffer("_last", lam / lam.numel())
+
+    def combine(self, losses: Tensor) -> Tensor:
+        """μ log Σ_i exp(λ_i (L_i − z_i) / μ); losses: (K,) → ()."""
+        scaled = self._preferences.to(losses) * (losses - self._ideal.to(losses))
+        self._last = (
+            self._preferences * torch.softmax(scaled.detach().double() / self.mu, 0)
+        ).to(self._last.device)
+        return self.mu * torch.logsumexp(scaled / self.mu, dim=0)
+
+    @property
+    def weights(self) -> Tensor:
+        """∂L/∂L_i of the latest call, (K,) (λ/K before the first call)."""
+        return self._last.detach().clone()
+
+    def extra_repr(self) -> str:
+        """The preferences and μ."""
+        return f"preferences={self._preferences.tolist()}, mu={self.mu}"
+
+
+def _vector(name: str, values: object, example: str) -> Tensor:
+    """A non-empty 1-D finite float64 tensor from a sequence of floats."""
+    if isinstance(values, str | bytes) or not isinstance(
+        values, Tensor | np.ndarray | Sequence
+    ):
+        hint = f"; e.g. {example}" if example else ""
+        raise TypeError(
+            f"{name} must be a sequence of floats (one per task), got "
+            f"{type(values).__name__}{hint}"
+        )
+    try:
+        v = torch.as_tensor(values, dtype=torch.float64).detach().clone()
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{name} must hold numbers only: {error}") from None
+    if v.ndim != 1 or v.numel() == 0:
+        raise ValueError(
+            f"{name} must be a non-empty 1-D sequence (one per task), got shape "
+            f"{tuple(v.shape)}"
+        )
+    if not torch.isfinite(v).all():
+        raise ValueError(f"{name}={v.tolist()} must be finite")
+    return v

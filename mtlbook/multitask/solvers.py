@@ -4,7 +4,8 @@ Every aggregator here returns an update d = Σ_i w_i g_i, a combination of the t
 gradients g_i (the rows of G: (K, P)). The weights w depend on the gradients only
 through their inner products M = G Gᵀ: (K, K), so each solver is a function of M,
 works in float64 numpy, and costs nothing that grows with the number of
-parameters P. Only scipy's non-negative least squares is used (CAGrad).
+parameters P. Only scipy's non-negative least squares is used (CAGrad,
+UPGrad, DualProj).
 """
 
 from __future__ import annotations
@@ -297,14 +298,88 @@ def _project_onto_cone(M: np.ndarray, b: np.ndarray) -> np.ndarray:
     non-negative least-squares problem written with a square root A of M
     (AᵀA = M, so ‖Σ z_i g_i‖ = ‖A z‖), after scaling the gradients to unit length.
     """
+    return _project_onto_cone_many(M, b[None, :])[0]
+
+
+def _project_onto_cone_many(M: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """:func:`_project_onto_cone` for every row b of B: (n, K) → λ: (n, K).
+
+    The square root A of the cosine matrix is computed once for all n problems,
+    from its eigenvalues above rounding (K·ε of the largest); the rest are
+    rounding noise, whose square roots (≈ 1e-8) would spoil the solve. A task
+    whose gradient is exactly zero constrains nothing: it gets λ_i = 0.
+    """
     from scipy import optimize  # here: importing the aggregators loads no scipy
 
-    lengths = np.sqrt(np.diag(M))
-    lengths[lengths == 0.0] = 1.0
-    values, vectors = np.linalg.eigh(M / np.outer(lengths, lengths))
-    A = np.sqrt(np.maximum(values, 0.0))[:, None] * vectors.T
-    scaled = optimize.nnls(A, -A @ (b * lengths))[0]
-    return scaled / lengths
+    lam = np.zeros((B.shape[0], M.shape[0]))
+    alive = np.flatnonzero(np.diag(M) > 0.0)
+    if alive.size == 0:
+        return lam
+    lengths = np.sqrt(np.diag(M)[alive])
+    cosines = M[np.ix_(alive, alive)] / np.outer(lengths, lengths)
+    values, vectors = np.linalg.eigh(cosines)
+    keep = values > alive.size * np.finfo(float).eps * values.max()
+    A = np.sqrt(values[keep])[:, None] * vectors[:, keep].T  # AᵀA ≈ cosines
+    for row, b in enumerate(B):
+        lam[row, alive] = optimize.nnls(A, -A @ (b[alive] * lengths))[0] / lengths
+    return lam
+
+
+def upgrad_weights(gram: np.ndarray) -> np.ndarray:
+    """Weights w: (K,) of UPGrad's update d = Σ w_i g_i (Quinton & Rey 2024).
+
+    gram: (K, K) = G Gᵀ. UPGrad projects every task gradient g_i onto the dual
+    cone of the gradients, {x : g_j·x ≥ 0 for all j}, and averages the
+    projections. The projection of g_i is Σ_j v_j g_j with v = e_i + λ, where
+    λ ≥ 0 minimises ‖Σ_j (e_i + λ)_j g_j‖ (Moreau's decomposition; the paper's
+    Proposition: v = argmin_{v ≥ e_i} vᵀ G Gᵀ v), one small non-negative least
+    squares per task. So w = (1/K) Σ_i (e_i + λ^(i)) ≥ 1/K elementwise, and
+    g_j·d ≥ 0 for every task: the update conflicts with none of them. When no
+    two gradients conflict (every g_i·g_j ≥ 0) each g_i is its own projection
+    and d is the mean gradient.
+    """
+    M = _gram(gram)
+    K = M.shape[0]
+    identity = np.eye(K)
+    return (identity + _project_onto_cone_many(M, identity)).mean(axis=0)
+
+
+def dualproj_weights(gram: np.ndarray) -> np.ndarray:
+    """Weights w: (K,) of DualProj's update (Quinton & Rey 2024).
+
+    gram: (K, K) = G Gᵀ. DualProj projects the mean gradient g0 = (1/K) Σ g_i
+    onto the dual cone {x : g_j·x ≥ 0 for all j}: w = 1/K + λ with λ ≥ 0
+    minimising ‖Σ_j (1/K + λ_j) g_j‖. It is the nearest update to the mean
+    gradient that conflicts with no task.
+    """
+    M = _gram(gram)
+    b = np.full(M.shape[0], 1.0 / M.shape[0])
+    return b + _project_onto_cone(M, b)
+
+
+def aligned_mtl_matrix(gram: np.ndarray) -> np.ndarray:
+    """Aligned-MTL's balance matrix B: (K, K) (Senushkin et al. 2023, Alg. 1).
+
+    gram: (K, K) = G Gᵀ = V Λ Vᵀ. With Λ_r the r nonzero eigenvalues and V_r
+    their eigenvectors, B = √λ_min V_r Λ_r^(-1/2) V_rᵀ (λ_min the smallest
+    nonzero eigenvalue). The aligned gradients Ĝ = B G then have Ĝ Ĝᵀ =
+    λ_min V_r V_rᵀ: on the span of the gradients every singular value equals the
+    smallest one of G, so the condition number of Ĝ is 1 (its principal
+    components are orthogonal and of equal length). An eigenvalue counts as
+    zero when it is at most K·ε·λ_max (numpy's matrix-rank rule), so singular
+    values of G below about √(K ε) ≈ 1e-8 times the largest are treated as 0.
+    Returns zeros if every gradient is zero.
+    """
+    M = _gram(gram)
+    K = M.shape[0]
+    values, vectors = np.linalg.eigh(M)
+    top = float(values.max())
+    if top <= 0.0:
+        return np.zeros((K, K))
+    keep = values > K * np.finfo(float).eps * top
+    values, vectors = values[keep], vectors[:, keep]
+    smallest = float(values.min())
+    return np.sqrt(smallest) * (vectors / np.sqrt(values)) @ vectors.T
 
 
 def nash_weights(
