@@ -27,13 +27,16 @@ from pathlib import Path
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 NOT_BENCHMARKS = {"harness", "claims", "protocols"}  # shared code, not benchmarks
-PEERS = {"aggregator_speed": "torchjd"}  # benchmark -> the peer it needs
+PEERS = {  # benchmark -> the peer it needs
+    "aggregator_speed": "torchjd",
+    "meta_speed": "higher",
+}
 
 
 def benchmarks() -> list[str]:
     """Every benchmark's name, in alphabetical order."""
     names = (p.stem for p in sorted(BENCHMARKS.glob("*.py")))
-    return [n for n in names if n not in NOT_BENCHMARKS]
+    return [n for n in names if n not in NOT_BENCHMARKS and not n.startswith("claims_")]
 
 
 def main() -> int:
