@@ -59,12 +59,22 @@ from mtlbook.transfer import (
     trainable_summary,
     unfreeze,
 )
+from mtlbook.transfer.cdan import cdan_loss, mcc_loss, multilinear_map
 from mtlbook.transfer.layer_transfer import TaskData, accuracy
+from mtlbook.transfer.logme import log_evidence, logme, maximize_evidence
 from mtlbook.transfer.lpft_toy import (
     gradient_descent,
     probe_head,
     relative_error,
     run_lpft_toy,
+)
+from mtlbook.transfer.peft import (
+    Adapter,
+    LoRALinear,
+    add_adapters,
+    add_lora,
+    bitfit,
+    merge_lora,
 )
 
 
@@ -640,6 +650,170 @@ CASES = [
     ),
     Bad(
         "rel-error-length", lambda: relative_error(B0, V0, XT, YT[:3]), ValueError, "y"
+    ),
+    # --- LoRA, BitFit, adapters ---------------------------------------------
+    Bad("lora-rank-0", lambda: add_lora(net(), 0, generator=gen()), ValueError, "rank"),
+    Bad(
+        "lora-rank-float",
+        lambda: add_lora(net(), 2.5, generator=gen()),
+        TypeError,
+        "rank",
+    ),
+    Bad(
+        "lora-rank-above-layer",
+        lambda: add_lora(net(), 5, generator=gen()),
+        ValueError,
+        "rank",
+    ),
+    Bad(
+        "lora-numpy-generator",
+        lambda: add_lora(net(), 1, generator=np.random.default_rng(0)),
+        TypeError,
+        "generator",
+    ),
+    Bad(
+        "lora-parameters-not-model",
+        lambda: add_lora(net().parameters(), 1, generator=gen()),
+        TypeError,
+        "model",
+    ),
+    Bad(
+        "lora-no-linear",
+        lambda: add_lora(nn.Sequential(nn.ReLU()), 1, generator=gen()),
+        ValueError,
+        "nn.Linear",
+    ),
+    Bad(
+        "lora-bare-linear",
+        lambda: add_lora(nn.Linear(4, 3), 1, generator=gen()),
+        TypeError,
+        "model",
+    ),
+    Bad(
+        "lora-alpha-0",
+        lambda: add_lora(net(), 1, generator=gen(), alpha=0.0),
+        ValueError,
+        "alpha",
+    ),
+    Bad(
+        "lora-linear-conv",
+        lambda: LoRALinear(nn.Conv1d(2, 2, 1), 1, generator=gen()),
+        TypeError,
+        "base",
+    ),
+    Bad("merge-without-lora", lambda: merge_lora(net()), ValueError, "LoRALinear"),
+    Bad(
+        "bitfit-no-bias",
+        lambda: bitfit(nn.Sequential(nn.Linear(4, 3, bias=False))),
+        ValueError,
+        "bias",
+    ),
+    Bad(
+        "adapters-bottleneck-0",
+        lambda: add_adapters(net(), 0, generator=gen()),
+        ValueError,
+        "bottleneck",
+    ),
+    # --- LogME --------------------------------------------------------------
+    Bad(
+        "logme-torch-features",
+        lambda: logme(torch.ones(6, 2), np.arange(6) % 2),
+        TypeError,
+        "features",
+    ),
+    Bad(
+        "logme-rows-differ",
+        lambda: logme(np.ones((6, 2)), np.arange(5) % 2),
+        ValueError,
+        "rows",
+    ),
+    Bad(
+        "logme-float-labels",
+        lambda: logme(np.ones((6, 2)), np.arange(6) / 2),
+        TypeError,
+        "labels",
+    ),
+    Bad(
+        "logme-one-class",
+        lambda: logme(np.ones((6, 2)), np.zeros(6, dtype=int)),
+        ValueError,
+        "single class",
+    ),
+    Bad(
+        "logme-nan-features",
+        lambda: logme(np.full((6, 2), np.nan), np.arange(6) % 2),
+        ValueError,
+        "features",
+    ),
+    Bad(
+        "logme-1d-features",
+        lambda: logme(np.ones(6), np.arange(6) % 2),
+        ValueError,
+        "features",
+    ),
+    Bad(
+        "evidence-max-iter-0",
+        lambda: maximize_evidence(np.ones((6, 2)), np.ones(6), max_iter=0),
+        ValueError,
+        "max_iter",
+    ),
+    Bad(
+        "evidence-alpha-0",
+        lambda: log_evidence(np.ones((6, 2)), np.ones(6), 0.0, 1.0),
+        ValueError,
+        "alpha",
+    ),
+    # --- CDAN, MCC ---------------------------------------------------------
+    Bad(
+        "multilinear-rows-differ",
+        lambda: multilinear_map(torch.ones(3, 2), torch.ones(4, 2)),
+        ValueError,
+        "f has 3 rows",
+    ),
+    Bad(
+        "multilinear-int-g",
+        lambda: multilinear_map(torch.ones(3, 2), torch.ones(3, 2, dtype=torch.long)),
+        TypeError,
+        "g",
+    ),
+    Bad(
+        "cdan-domain-head-two-logits",
+        lambda: cdan_loss(
+            net(), nn.Linear(3, 2), nn.Linear(6, 2), X, Y % 2, X, lambda_=1.0
+        ),
+        ValueError,
+        "domain_head",
+    ),
+    Bad(
+        "cdan-negative-lambda",
+        lambda: cdan_loss(
+            net(), nn.Linear(3, 2), nn.Linear(6, 1), X, Y % 2, X, lambda_=-1.0
+        ),
+        ValueError,
+        "lambda_",
+    ),
+    Bad(
+        "cdan-target-width",
+        lambda: cdan_loss(
+            net(), nn.Linear(3, 2), nn.Linear(6, 1), X, Y % 2, X[:, :2], lambda_=1.0
+        ),
+        ValueError,
+        "x_target",
+    ),
+    Bad("mcc-one-class", lambda: mcc_loss(torch.ones(4, 1)), ValueError, "2 classes"),
+    Bad("mcc-nan", lambda: mcc_loss(torch.full((4, 3), np.nan)), ValueError, "target"),
+    Bad(
+        "mcc-temperature-0",
+        lambda: mcc_loss(torch.ones(4, 3), temperature=0.0),
+        ValueError,
+        "temperature",
+    ),
+    Bad("mcc-1d", lambda: mcc_loss(torch.ones(4)), ValueError, "target_logits"),
+    Bad(
+        "adapter-generator-None",
+        lambda: Adapter(8, 2, generator=None),
+        TypeError,
+        "generator",
     ),
 ]
 

@@ -7,11 +7,18 @@
 - :mod:`~mtlbook.transfer.schedules`: the slanted triangular learning rate;
 - :mod:`~mtlbook.transfer.probe`: linear probe, fine-tuning, LP-FT;
 - :mod:`~mtlbook.transfer.l2sp`: L2-SP, weight decay toward the start;
+- :mod:`~mtlbook.transfer.peft`: parameter-efficient fine-tuning (LoRA,
+  BitFit, adapters);
 - :mod:`~mtlbook.transfer.dann`: gradient reversal and DANN;
+- :mod:`~mtlbook.transfer.cdan`: conditional adversarial adaptation (CDAN)
+  and minimum class confusion (MCC);
+- :mod:`~mtlbook.transfer.logme`: LogME, a transferability score computed
+  before any fine-tuning;
 - :mod:`~mtlbook.transfer.layer_transfer`: Yosinski et al.'s AnB/BnB experiment;
 - :mod:`~mtlbook.transfer.negative`: the negative-transfer gap and its grid.
 """
 
+from mtlbook.transfer.cdan import cdan_loss, mcc_loss, multilinear_map
 from mtlbook.transfer.dann import (
     DANNLoss,
     GradientReversal,
@@ -46,6 +53,7 @@ from mtlbook.transfer.layer_transfer import (
     summarize,
     train_classifier,
 )
+from mtlbook.transfer.logme import log_evidence, logme, maximize_evidence
 from mtlbook.transfer.negative import negative_transfer_gap, negative_transfer_grid
 from mtlbook.transfer.param_groups import (
     check_param_groups,
@@ -53,6 +61,14 @@ from mtlbook.transfer.param_groups import (
     gradual_unfreeze,
     gradual_unfreezing_cut,
     head_lr_groups,
+)
+from mtlbook.transfer.peft import (
+    Adapter,
+    LoRALinear,
+    add_adapters,
+    add_lora,
+    bitfit,
+    merge_lora,
 )
 from mtlbook.transfer.probe import (
     cycle_batches,
@@ -65,12 +81,18 @@ from mtlbook.transfer.schedules import slanted_triangular, slanted_triangular_la
 
 __all__ = [
     "L2SP",
+    "Adapter",
     "BNPolicy",
     "DANNLoss",
     "GradientReversal",
     "GradientReversalFunction",
+    "LoRALinear",
     "TaskData",
+    "add_adapters",
+    "add_lora",
+    "bitfit",
     "build_condition",
+    "cdan_loss",
     "check_param_groups",
     "copy_layers",
     "count_parameters",
@@ -92,8 +114,14 @@ __all__ = [
     "layer_transfer",
     "layers",
     "linear_probe",
+    "log_evidence",
+    "logme",
     "lp_ft",
     "make_mlp",
+    "maximize_evidence",
+    "mcc_loss",
+    "merge_lora",
+    "multilinear_map",
     "negative_transfer_gap",
     "negative_transfer_grid",
     "plot_layer_transfer",
