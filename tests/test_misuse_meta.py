@@ -15,22 +15,30 @@ from torch import nn
 
 from mtlbook.meta import (
     ConditionalNeuralProcess,
+    CosineClassifier,
     FewShotEpisodes,
     ReptileSine,
     Sinusoid,
     Task,
     TaskBatch,
+    TaskBatchNorm,
     accuracy,
     adapt,
     adaptation_curve,
     anil_loss,
     cnp_loss,
+    conjugate_gradient,
+    cosine_logits,
+    cosine_probe,
     fixed_tasks,
     fomaml_loss,
     functional,
     gaussian_nll,
     glyph_episodes,
+    imaml_loss,
     joint_loss,
+    linear_probe,
+    logistic_probe,
     maml_loss,
     mean_ci,
     meta_backward,
@@ -42,9 +50,12 @@ from mtlbook.meta import (
     protonet_logits,
     protonet_loss,
     prototypes,
+    r2d2_hyper,
+    r2d2_loss,
     reptile_delta,
     reptile_grad,
     reptile_step,
+    ridge_head,
     score_tasks,
     stack_tasks,
     vmap_blockers,
@@ -157,6 +168,43 @@ def cnp_call(bad: str):
     if bad == "task":
         return cnp_loss(model, weights(model), batch())
     return cnp_loss(model, weights(model), t)
+
+
+def ridge(**kw):
+    g = torch.Generator().manual_seed(0)
+    options = {"z": torch.randn(6, 4, generator=g), "y": torch.arange(6) % 3}
+    options |= {"n_way": 3, "lam": 1.0, **kw}
+    return ridge_head(
+        options.pop("z"), options.pop("y"), options.pop("n_way"), **options
+    )
+
+
+def r2d2(hyper=None, b=None, model=None):
+    m = embedder() if model is None else model
+    b = episodes().sample_batch(2, torch.Generator().manual_seed(1)) if b is None else b
+    h = r2d2_hyper() if hyper is None else hyper
+    return meta_loss(r2d2_loss, m, weights(m), b, n_way=3, hyper=h)
+
+
+def probe(fn, **kw):
+    g = torch.Generator().manual_seed(0)
+    options = {"z": torch.randn(6, 4, generator=g), "y": torch.arange(6) % 3}
+    options |= {"n_way": 3, **kw}
+    return fn(options.pop("z"), options.pop("y"), options.pop("n_way"), **options)
+
+
+def linear(**kw):
+    return probe(linear_probe, **{"steps": 5, "lr": 1.0, **kw})
+
+
+def cosine(**kw):
+    return probe(cosine_probe, **{"scale": 10.0, "steps": 5, "lr": 0.1, **kw})
+
+
+def imaml(**kw):
+    m = net()
+    options = {**MSE, "inner_lr": 0.1, "steps": 2, "lam": 1.0, **kw}
+    return imaml_loss(m, weights(m), options.pop("task", task()), **options)
 
 
 CASES = [
@@ -621,6 +669,30 @@ CASES = [
         "iterations",
     ),
     Bad(
+        "task_batch_norm_channels",
+        lambda: TaskBatchNorm(0),
+        ValueError,
+        "channels",
+    ),
+    Bad(
+        "task_batch_norm_channels_float",
+        lambda: TaskBatchNorm(4.0),
+        TypeError,
+        "channels",
+    ),
+    Bad(
+        "task_batch_norm_eps",
+        lambda: TaskBatchNorm(4, eps=0.0),
+        ValueError,
+        "eps",
+    ),
+    Bad(
+        "task_batch_norm_wrong_channels",
+        lambda: TaskBatchNorm(4)(torch.zeros(2, 3, 5, 5)),
+        ValueError,
+        "channels on axis 1",
+    ),
+    Bad(
         "meta_train_callback",
         lambda: run_meta_train(callback="print"),
         TypeError,
@@ -679,6 +751,160 @@ CASES = [
         lambda: run_meta_train(progress="yes"),
         TypeError,
         "progress",
+    ),
+    # --- R2D2 ----------------------------------------------------------------------
+    Bad("ridge_z_1d", lambda: ridge(z=torch.randn(6)), ValueError, "z_support"),
+    Bad(
+        "ridge_z_int",
+        lambda: ridge(z=torch.ones(6, 4, dtype=torch.long)),
+        TypeError,
+        "z_support",
+    ),
+    Bad("ridge_y_float", lambda: ridge(y=torch.zeros(6)), TypeError, "y_support"),
+    Bad("ridge_lengths", lambda: ridge(y=torch.arange(5) % 3), ValueError, "z_support"),
+    Bad("ridge_n_way_zero", lambda: ridge(n_way=0), ValueError, "n_way"),
+    Bad("ridge_lambda_zero", lambda: ridge(lam=0.0), ValueError, "lam"),
+    Bad("ridge_lambda_negative", lambda: ridge(lam=-1.0), ValueError, "lam"),
+    Bad("ridge_lambda_nan", lambda: ridge(lam=float("nan")), ValueError, "lam"),
+    Bad("ridge_lambda_str", lambda: ridge(lam="1"), TypeError, "lam"),
+    Bad("ridge_lambda_vector", lambda: ridge(lam=torch.ones(2)), ValueError, "lam"),
+    Bad("r2d2_hyper_lambda_zero", lambda: r2d2_hyper(lam=0.0), ValueError, "lam"),
+    Bad(
+        "r2d2_hyper_scale_negative", lambda: r2d2_hyper(scale=-2.0), ValueError, "scale"
+    ),
+    Bad("r2d2_hyper_bool", lambda: r2d2_hyper(lam=True), TypeError, "lam"),
+    Bad(
+        "r2d2_hyper_missing",
+        lambda: r2d2(hyper={"log_lambda": torch.tensor(0.0)}),
+        TypeError,
+        "hyper",
+    ),
+    Bad("r2d2_hyper_float", lambda: r2d2(hyper=1.0), TypeError, "hyper"),
+    Bad(
+        "r2d2_hyper_vector",
+        lambda: r2d2(
+            hyper={"log_lambda": torch.zeros(2), "log_scale": torch.tensor(0.0)}
+        ),
+        ValueError,
+        "log_lambda",
+    ),
+    Bad(
+        "r2d2_bad_labels",
+        lambda: r2d2(b=proto_batch_bad_labels()),
+        ValueError,
+        "y_support",
+    ),
+    Bad(
+        "r2d2_task_batch",
+        lambda: r2d2_loss(
+            embedder(), weights(embedder()), batch(), n_way=3, hyper=r2d2_hyper()
+        ),
+        TypeError,
+        "task",
+    ),
+    Bad(
+        "r2d2_unflattened",
+        lambda: r2d2(model=nn.Sequential(nn.Linear(4, 5), nn.Unflatten(1, (5, 1)))),
+        ValueError,
+        "nn.Flatten",
+    ),
+    # --- pre-train-then-probe baselines ---------------------------------------------
+    Bad(
+        "cosine_logits_features",
+        lambda: cosine_logits(torch.ones(2, 3), torch.ones(4, 5), 10.0),
+        ValueError,
+        "features",
+    ),
+    Bad(
+        "cosine_logits_1d",
+        lambda: cosine_logits(torch.ones(3), torch.ones(4, 3), 10.0),
+        ValueError,
+        "z",
+    ),
+    Bad(
+        "cosine_logits_int",
+        lambda: cosine_logits(
+            torch.ones(2, 3, dtype=torch.long), torch.ones(4, 3), 1.0
+        ),
+        TypeError,
+        "z",
+    ),
+    Bad(
+        "cosine_logits_scale_zero",
+        lambda: cosine_logits(torch.ones(2, 3), torch.ones(4, 3), 0.0),
+        ValueError,
+        "scale",
+    ),
+    Bad(
+        "cosine_classifier_float",
+        lambda: CosineClassifier(4.0, 3),
+        TypeError,
+        "in_features",
+    ),
+    Bad(
+        "cosine_classifier_scale",
+        lambda: CosineClassifier(4, 3, scale=-1.0),
+        ValueError,
+        "scale",
+    ),
+    Bad("linear_probe_lr_zero", lambda: linear(lr=0.0), ValueError, "lr"),
+    Bad("linear_probe_steps_float", lambda: linear(steps=5.0), TypeError, "steps"),
+    Bad(
+        "linear_probe_labels",
+        lambda: linear(y=torch.arange(6)),
+        ValueError,
+        "y_support",
+    ),
+    Bad(
+        "linear_probe_float_labels",
+        lambda: linear(y=torch.zeros(6)),
+        TypeError,
+        "y_support",
+    ),
+    Bad(
+        "linear_probe_nan",
+        lambda: linear(z=torch.full((6, 4), float("nan"))),
+        ValueError,
+        "z_support",
+    ),
+    Bad(
+        "linear_probe_empty",
+        lambda: linear(z=torch.ones(0, 4), y=torch.zeros(0, dtype=torch.long)),
+        ValueError,
+        "z_support",
+    ),
+    Bad(
+        "linear_probe_lengths",
+        lambda: linear(y=torch.arange(5) % 3),
+        ValueError,
+        "z_support",
+    ),
+    Bad("cosine_probe_scale", lambda: cosine(scale=0.0), ValueError, "scale"),
+    Bad("cosine_probe_n_way", lambda: cosine(n_way=0), ValueError, "n_way"),
+    Bad("logistic_probe_c", lambda: probe(logistic_probe, c=-1.0), ValueError, "c="),
+    Bad(
+        "logistic_probe_numpy",
+        lambda: probe(logistic_probe, z=np.ones((6, 4))),
+        TypeError,
+        "z_support",
+    ),
+    # --- iMAML -----------------------------------------------------------------------
+    Bad("imaml_lam_zero", lambda: imaml(lam=0.0), ValueError, "lam"),
+    Bad("imaml_lam_inf", lambda: imaml(lam=float("inf")), ValueError, "lam"),
+    Bad("imaml_lam_missing", lambda: imaml(lam=None), TypeError, "lam"),
+    Bad("imaml_steps_negative", lambda: imaml(steps=-1), ValueError, "steps"),
+    Bad("imaml_cg_steps_zero", lambda: imaml(cg_steps=0), ValueError, "cg_steps"),
+    Bad("imaml_cg_steps_float", lambda: imaml(cg_steps=2.5), TypeError, "cg_steps"),
+    Bad(
+        "imaml_inner_lr_negative", lambda: imaml(inner_lr=-0.1), ValueError, "inner_lr"
+    ),
+    Bad("imaml_task_batch", lambda: imaml(task=batch()), TypeError, "task"),
+    Bad("imaml_loss_fn_str", lambda: imaml(loss_fn="mse"), TypeError, "loss_fn"),
+    Bad(
+        "conjugate_gradient_steps",
+        lambda: conjugate_gradient(lambda v: v, {"v": torch.ones(2)}, steps=0),
+        ValueError,
+        "steps",
     ),
 ]
 

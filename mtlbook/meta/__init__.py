@@ -5,14 +5,26 @@
 - :mod:`~mtlbook.meta.glyph_tasks`: episodes from one split of the glyphs;
 - :mod:`~mtlbook.meta.inner`: ``functional``, ``adapt``, ``map_tasks``,
   ``meta_loss``, ``meta_backward``;
+- :mod:`~mtlbook.meta.layers`: ``TaskBatchNorm``, batch statistics that vmap
+  differentiates correctly;
 - one module per algorithm: :mod:`~mtlbook.meta.maml` (MAML, first-order MAML,
   ANIL), :mod:`~mtlbook.meta.metasgd`, :mod:`~mtlbook.meta.reptile`,
-  :mod:`~mtlbook.meta.protonets` (ProtoNets, ProtoMAML), :mod:`~mtlbook.meta.cnp`
-  (a conditional neural process);
+  :mod:`~mtlbook.meta.protonets` (ProtoNets, ProtoMAML), :mod:`~mtlbook.meta.r2d2`
+  (a closed-form ridge-regression head), :mod:`~mtlbook.meta.cnp` (a conditional
+  neural process), :mod:`~mtlbook.meta.imaml` (implicit meta-gradients),
+  :mod:`~mtlbook.meta.baselines` (pre-train, then probe:
+  Baseline, Baseline++, logistic regression);
 - :mod:`~mtlbook.meta.train`: ``meta_train``, the outer loop for any task loss;
 - :mod:`~mtlbook.meta.evaluate`: adaptation curves and 95% confidence intervals.
 """
 
+from mtlbook.meta.baselines import (
+    CosineClassifier,
+    cosine_logits,
+    cosine_probe,
+    linear_probe,
+    logistic_probe,
+)
 from mtlbook.meta.cnp import ConditionalNeuralProcess, cnp_loss, gaussian_nll
 from mtlbook.meta.evaluate import (
     Estimate,
@@ -23,7 +35,9 @@ from mtlbook.meta.evaluate import (
     score_tasks,
 )
 from mtlbook.meta.glyph_tasks import GLYPH_SPLITS, glyph_episodes
+from mtlbook.meta.imaml import conjugate_gradient, imaml_loss
 from mtlbook.meta.inner import (
+    VectorizationWarning,
     adapt,
     functional,
     map_tasks,
@@ -31,6 +45,7 @@ from mtlbook.meta.inner import (
     meta_loss,
     vmap_blockers,
 )
+from mtlbook.meta.layers import TaskBatchNorm
 from mtlbook.meta.maml import anil_loss, fomaml_loss, joint_loss, maml_loss
 from mtlbook.meta.metasgd import metasgd_loss, metasgd_rates
 from mtlbook.meta.protonets import (
@@ -40,6 +55,7 @@ from mtlbook.meta.protonets import (
     protonet_loss,
     prototypes,
 )
+from mtlbook.meta.r2d2 import r2d2_hyper, r2d2_logits, r2d2_loss, ridge_head
 from mtlbook.meta.reptile import reptile_delta, reptile_grad, reptile_step
 from mtlbook.meta.tasks import (
     FewShotEpisodes,
@@ -55,24 +71,33 @@ from mtlbook.meta.train import meta_train
 __all__ = [
     "GLYPH_SPLITS",
     "ConditionalNeuralProcess",
+    "CosineClassifier",
     "Estimate",
     "FewShotEpisodes",
     "ReptileSine",
     "Sinusoid",
     "Task",
     "TaskBatch",
+    "TaskBatchNorm",
     "TaskDistribution",
+    "VectorizationWarning",
     "accuracy",
     "adapt",
     "adaptation_curve",
     "anil_loss",
     "cnp_loss",
+    "conjugate_gradient",
+    "cosine_logits",
+    "cosine_probe",
     "fixed_tasks",
     "fomaml_loss",
     "functional",
     "gaussian_nll",
     "glyph_episodes",
+    "imaml_loss",
     "joint_loss",
+    "linear_probe",
+    "logistic_probe",
     "maml_loss",
     "map_tasks",
     "mean_ci",
@@ -86,9 +111,13 @@ __all__ = [
     "protonet_logits",
     "protonet_loss",
     "prototypes",
+    "r2d2_hyper",
+    "r2d2_logits",
+    "r2d2_loss",
     "reptile_delta",
     "reptile_grad",
     "reptile_step",
+    "ridge_head",
     "score_tasks",
     "stack_tasks",
     "vmap_blockers",
