@@ -1811,25 +1811,26 @@ SOURCE_OF = {
 }
 
 
-def _more_claims() -> None:
-    """Each ``claims_<part>.py`` beside this file adds its benchmarks' claims.
+def registry() -> tuple[dict[str, Callable[..., list[Claim]]], dict[str, str]]:
+    """Every benchmark's claim function and chapter: these and the claims_*.py.
 
-    Such a module imports its helpers from here and defines ``BENCHMARKS``
-    (result name -> claim function) and ``SOURCE_OF`` (result name -> the
-    chapter's label); a name already registered here is an error.
+    Each ``claims_<part>.py`` beside this file imports its helpers from here
+    and defines ``BENCHMARKS`` (result name -> claim function) and
+    ``SOURCE_OF`` (result name -> the chapter's label). They are imported
+    here, when the claims are asked for, not when this module loads: a
+    claims_<part>.py imported first then finds this module complete.
     """
     import importlib
 
+    benchmarks, sources = dict(BENCHMARKS), dict(SOURCE_OF)
     for path in sorted(Path(__file__).parent.glob("claims_*.py")):
         module = importlib.import_module(path.stem)
-        taken = set(module.BENCHMARKS) & set(BENCHMARKS)
+        taken = set(module.BENCHMARKS) & set(benchmarks)
         if taken:
             raise ValueError(f"{path.name} registers {sorted(taken)} again")
-        BENCHMARKS.update(module.BENCHMARKS)
-        SOURCE_OF.update(module.SOURCE_OF)
-
-
-_more_claims()
+        benchmarks.update(module.BENCHMARKS)
+        sources.update(module.SOURCE_OF)
+    return benchmarks, sources
 
 
 def _load(results_dir: Path, name: str) -> dict[str, Any] | None:
@@ -1844,13 +1845,14 @@ def all_claims(results_dir: str | Path) -> list[Claim]:
     """
     results_dir = Path(results_dir)
     baseline = _load(results_dir, "glyph_baseline")
+    benchmarks, source_of = registry()
     claims: list[Claim] = []
-    for name, fn in BENCHMARKS.items():
+    for name, fn in benchmarks.items():
         result = _load(results_dir, name)
         if result is None or result.get("smoke"):
             claims.append(
                 Claim(
-                    SOURCE_OF[name],
+                    source_of[name],
                     f"the claims of {name}",
                     "—",
                     "",
