@@ -66,8 +66,7 @@ from mtlbook.meta import (
     glyph_episodes,
     maml_loss,
     mean_ci,
-    meta_backward,
-    meta_loss,
+    meta_train,
     protomaml_logits,
     protomaml_loss,
     protonet_logits,
@@ -242,12 +241,26 @@ def reptile_task(batch: TaskBatch) -> TaskBatch:
     return TaskBatch(x, y, batch.x_query, batch.y_query)
 
 
-def meta_train(
+# The task loss of each gradient-based method and its keywords (the inner
+# rate and steps are added from HYPER).
+TASK_LOSSES: dict[str, tuple[Callable[..., torch.Tensor], dict[str, Any]]] = {
+    "protonets": (protonet_loss, {"n_way": 5}),
+    "maml": (maml_loss, {"loss_fn": F.cross_entropy}),
+    "fomaml": (fomaml_loss, {"loss_fn": F.cross_entropy}),
+    "fomaml_zero": (fomaml_loss, {"loss_fn": F.cross_entropy}),  # outer step differs
+    "anil": (anil_loss, {"loss_fn": F.cross_entropy, "head": "head"}),
+    "protomaml": (protomaml_loss, {"n_way": 5}),
+}
+
+
+def train_method(
     method: str, k_shot: int, iterations: int, progress: Callable[[int], None]
 ) -> tuple[nn.Module, list]:
     """A model of ``method`` meta-trained on 5-way k_shot background-train tasks.
 
-    progress(1) is called after every outer step.
+    The gradient-based methods train through the package's ``meta_train``;
+    Reptile, whose outer step is a direction rather than a loss's gradient,
+    through :func:`train_reptile`. progress(1) is called after every outer step.
     """
     h = HYPER[method]
     torch.manual_seed(SEED)
@@ -260,48 +273,69 @@ def meta_train(
     )
     params = dict(model.named_parameters())
     opt = torch.optim.Adam(params.values(), lr=META["outer_lr"])
-    inner = {"inner_lr": h.get("inner_lr"), "steps": h.get("steps")}
-    ce = {"loss_fn": F.cross_entropy}
-    losses = {
-        "protonets": lambda b: meta_loss(protonet_loss, model, params, b, n_way=5),
-        "maml": lambda b: meta_loss(maml_loss, model, params, b, **ce, **inner),
-        "fomaml": lambda b: meta_loss(fomaml_loss, model, params, b, **ce, **inner),
-        "anil": lambda b: meta_loss(
-            anil_loss, model, params, b, head="head", **ce, **inner
-        ),
-        "protomaml": lambda b: meta_loss(
-            protomaml_loss, model, params, b, n_way=5, **inner
-        ),
-    }
-    losses["fomaml_zero"] = losses["fomaml"]  # same loss; only the outer step differs
-    log = []
-    for it in range(iterations):
-        batch = episodes.sample_batch(META["meta_batch"], generator)
-        opt.zero_grad()
-        if method == "reptile":
-            # Reptile's direction θ − W as the gradient of an Adam step (Nichol §3).
-            direction = reptile_grad(model, params, reptile_task(batch), **ce, **inner)
-            for n, p in params.items():
-                p.grad = direction[n].clone()
-            loss = None
-            if it % 50 == 0 or it == iterations - 1:
-                norm = torch.sqrt(sum((d**2).sum() for d in direction.values()))
-                log.append(
-                    {"iteration": it + 1, "direction_norm": round(norm.item(), 4)}
-                )
-        else:
-            loss = losses[method](batch)
-            meta_backward(loss, params)
-        opt.step()
+    if method == "reptile":
+        steps = (opt, episodes, generator, iterations, progress)
+        return model, train_reptile(model, params, *steps)
+    log: list[dict[str, Any]] = []
+
+    def after(iteration: int, loss: torch.Tensor) -> None:
         if h.get("zero_head_every_step"):
             with torch.no_grad():
                 for name, p in params.items():
                     if in_head(name):
                         p.zero_()
         progress(1)
-        if loss is not None and (it % 50 == 0 or it == iterations - 1):
-            log.append({"iteration": it + 1, "query_loss": round(loss.item(), 4)})
+        if (iteration - 1) % 50 == 0 or iteration == iterations:
+            log.append({"iteration": iteration, "query_loss": round(loss.item(), 4)})
+
+    fn, options = TASK_LOSSES[method]
+    inner = {k: h[k] for k in ("inner_lr", "steps") if k in h}  # not ProtoNets
+    meta_train(
+        fn,
+        model,
+        params,
+        episodes,
+        iterations=iterations,
+        optimizer=opt,
+        generator=generator,
+        meta_batch=META["meta_batch"],
+        callback=after,
+        **options,
+        **inner,
+    )
     return model, log
+
+
+def train_reptile(
+    model: nn.Module,
+    params: dict[str, torch.Tensor],
+    opt: torch.optim.Optimizer,
+    episodes: Any,
+    generator: torch.Generator,
+    iterations: int,
+    progress: Callable[[int], None],
+) -> list[dict[str, Any]]:
+    """Adam along Reptile's direction θ − W (Nichol et al. 2018, §3)."""
+    h, log = HYPER["reptile"], []
+    for it in range(iterations):
+        batch = episodes.sample_batch(META["meta_batch"], generator)
+        opt.zero_grad()
+        direction = reptile_grad(
+            model,
+            params,
+            reptile_task(batch),
+            loss_fn=F.cross_entropy,
+            inner_lr=h.get("inner_lr"),
+            steps=h.get("steps"),
+        )
+        for n, p in params.items():
+            p.grad = direction[n].clone()
+        if it % 50 == 0 or it == iterations - 1:
+            norm = torch.sqrt(sum((d**2).sum() for d in direction.values()))
+            log.append({"iteration": it + 1, "direction_norm": round(norm.item(), 4)})
+        opt.step()
+        progress(1)
+    return log
 
 
 def pretrain_batches(epochs: float) -> int:
@@ -525,7 +559,7 @@ def run_method(
         if method in HYPER and method not in ("finetune",):
             t0, c0 = time.perf_counter(), time.process_time()
             iters = SMOKE["iterations"] if smoke else h["iterations"]
-            model, out["log"] = meta_train(method, k_shot, iters, progress)
+            model, out["log"] = train_method(method, k_shot, iters, progress)
             key = f"train {method} {k_shot}-shot"
             out["wall"][key] = round(time.perf_counter() - t0, 1)
             out["cpu"][key] = round(time.process_time() - c0, 1)

@@ -59,8 +59,7 @@ from mtlbook.meta import (
     linear_probe,
     logistic_probe,
     mean_ci,
-    meta_backward,
-    meta_loss,
+    meta_train,
     protonet_loss,
     r2d2_hyper,
     r2d2_logits,
@@ -103,7 +102,7 @@ SMOKE = {
 # --- training ---------------------------------------------------------------------
 
 
-def meta_train(
+def train_head(
     method: str,
     seed: int,
     iterations: int,
@@ -129,23 +128,30 @@ def meta_train(
     )
     opt = torch.optim.Adam([*params.values(), *hyper.values()], lr=m["outer_lr"])
     log = []
-    for it in range(iterations):
-        batch = episodes.sample_batch(m["meta_batch"], generator)
-        if method == "r2d2":
-            loss = meta_loss(r2d2_loss, model, params, batch, n_way=5, hyper=hyper)
-            groups = [params, hyper]
-        else:
-            loss = meta_loss(protonet_loss, model, params, batch, n_way=5)
-            groups = [params]
-        opt.zero_grad()
-        meta_backward(loss, *groups)
-        opt.step()
+
+    def after(iteration: int, loss: Tensor) -> None:
         progress(1)
-        if it % 50 == 0 or it == iterations - 1:
-            entry = {"iteration": it + 1, "query_loss": round(loss.item(), 4)}
+        if (iteration - 1) % 50 == 0 or iteration == iterations:
+            entry = {"iteration": iteration, "query_loss": round(loss.item(), 4)}
             for name, value in hyper.items():
                 entry[name.removeprefix("log_")] = round(value.exp().item(), 4)
             log.append(entry)
+
+    fn, options = (r2d2_loss, {"hyper": hyper}) if hyper else (protonet_loss, {})
+    meta_train(
+        fn,
+        model,
+        params,
+        episodes,
+        iterations=iterations,
+        optimizer=opt,
+        generator=generator,
+        meta_batch=m["meta_batch"],
+        extra=(hyper,) if hyper else (),
+        callback=after,
+        n_way=5,
+        **options,
+    )
     shots = m["n_way"] * (m["k_shot"] + m["n_query_train"])
     record = {"log": log, "images": iterations * m["meta_batch"] * shots}
     return model, {n: h.detach() for n, h in hyper.items()}, record
@@ -295,7 +301,7 @@ def probe_scale(smoke: bool, progress: Callable[[int], None]) -> dict[str, Any]:
     episodes = val.sample_batch(n_episodes, generator)
     scores = {}
     for scale in h["scale_probe"]:
-        body, hyper, _ = meta_train(
+        body, hyper, _ = train_head(
             "r2d2", PROBE_SEED, iterations, progress, scale=scale
         )
         with torch.no_grad():
@@ -341,7 +347,7 @@ def run_seed(
     hyper: dict[str, Tensor] = {}
     if run in ("protonets", "r2d2"):
         iters = SMOKE["iterations"] if smoke else HYPER["meta"]["iterations"]
-        body, hyper, record = meta_train(run, seed, iters, progress, scale=scale)
+        body, hyper, record = train_head(run, seed, iters, progress, scale=scale)
     else:
         epochs = SMOKE["epochs"] if smoke else HYPER["pretrain"]["epochs"]
         head = run.removesuffix("_pretrain")
