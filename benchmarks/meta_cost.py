@@ -221,7 +221,7 @@ def main() -> None:
         },
     }
     result = {
-        "source": "issue 6: cost of second-order vs first-order vs Reptile",
+        "source": "cost of second-order vs first-order vs Reptile",
         "smoke": args.smoke,
         "settings": {
             "model": "1-40-40-1 ReLU MLP",

@@ -7,7 +7,7 @@ renders it. Run from the repository root::
     .venv/bin/python benchmarks/meta_throughput.py --smoke --out smoke.json
     .venv/bin/python benchmarks/meta_throughput.py --resume    # after a kill
 
-The step (issue 6): the MAML sinusoid, a 1-40-40-1 ReLU MLP, meta-batch 25,
+The step: the MAML sinusoid, a 1-40-40-1 ReLU MLP, meta-batch 25,
 K = 10 support + 10 query points, one inner SGD step at α = 0.01, second-order
 meta-gradient. "Vectorised" is ``meta_loss(maml_loss, ...)`` + ``meta_backward``
 (one ``torch.func.vmap`` over the tasks); "loop" is the textbook version: a
@@ -154,7 +154,7 @@ def main() -> None:
         },
     }
     result = {
-        "source": "issue 6: meta-training throughput on the sinusoid step",
+        "source": "meta-training throughput on the sinusoid step",
         "smoke": args.smoke,
         "settings": {
             "model": "1-40-40-1 ReLU MLP",

@@ -79,7 +79,7 @@ LABELS = {
     "imtl_g": "IMTL-G",
 }
 K_BACKWARD = ("mgda", "pcgrad", "cagrad", "nash", "imtl_g")  # K full passes
-CHEAP = ("mgda_ub", "famo")  # the issue: <= 1.5x equal weighting at K = 40
+CHEAP = ("mgda_ub", "famo")  # cheap: <= 1.5x equal weighting at K = 40
 PUBLISHED = {
     "mgda_ub_speedup_over_mgda_at_40_tasks": {
         "value": 25,

@@ -6,7 +6,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/mtl_table.py                 # full run
     .venv/bin/python benchmarks/mtl_table.py --smoke --out mtl_table_smoke.json
 
-Protocol (issue 4): on each dataset, a hard-sharing model (every trunk layer
+Protocol: on each dataset, a hard-sharing model (every trunk layer
 shared, one linear head per task) is trained by every method, and one
 single-task model per task with the same trunk and the same initial weights
 (``HardSharing.single_task``) gives the baselines of Δm. Same budget for all:

@@ -57,6 +57,7 @@ from mtlbook.meta.protonets import (
 )
 from mtlbook.meta.r2d2 import r2d2_hyper, r2d2_logits, r2d2_loss, ridge_head
 from mtlbook.meta.reptile import reptile_delta, reptile_grad, reptile_step
+from mtlbook.meta.sinusoid import sinusoid_mlp
 from mtlbook.meta.tasks import (
     FewShotEpisodes,
     ReptileSine,
@@ -119,6 +120,7 @@ __all__ = [
     "reptile_step",
     "ridge_head",
     "score_tasks",
+    "sinusoid_mlp",
     "stack_tasks",
     "vmap_blockers",
 ]

@@ -18,7 +18,7 @@ from torch import Tensor
 from mtlbook._validate import check_int, check_torch_generator
 from mtlbook.meta.task_containers import TaskBatch, _Distribution
 
-__all__ = ["ReptileSine", "Sinusoid"]
+__all__ = ["ReptileSine", "Sinusoid", "sinusoid_mlp"]
 
 
 # --- checks ---------------------------------------------------------------------
