@@ -18,7 +18,7 @@ that scores the adaptation. A *task distribution* draws tasks from an explicit
 from __future__ import annotations
 
 from mtlbook.meta.episodes import FewShotEpisodes
-from mtlbook.meta.sinusoid import ReptileSine, Sinusoid
+from mtlbook.meta.sinusoid import ReptileSine, Sinusoid, sinusoid_mlp
 from mtlbook.meta.task_containers import (
     Task,
     TaskBatch,
@@ -33,5 +33,6 @@ __all__ = [
     "Task",
     "TaskBatch",
     "TaskDistribution",
+    "sinusoid_mlp",
     "stack_tasks",
 ]
