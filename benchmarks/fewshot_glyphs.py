@@ -356,8 +356,27 @@ def pretrain(epochs: float, progress: Callable[[int], None]) -> tuple[nn.Module,
     x = torch.from_numpy(GLYPHS.float_images()[rows]).unsqueeze(1)
     y = torch.from_numpy(np.searchsorted(SPLIT["train"], GLYPHS.labels["char"][rows]))
     model = classifier(len(SPLIT["train"]))
-    opt = torch.optim.Adam(model.parameters(), lr=h["lr"])
     n_batches = pretrain_batches(epochs)
+    log = train_by_batches(model, x, y, n_batches, h, generator, progress, 40)
+    return model, log
+
+
+def train_by_batches(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    n_batches: int,
+    h: dict[str, Any],
+    generator: torch.Generator,
+    progress: Callable[[int], None],
+    log_every: int,
+) -> list[dict[str, Any]]:
+    """Adam (lr h["lr"]) on cross-entropy, batches of h["batch"] drawn without
+    replacement epoch by epoch; progress(1) after every batch.
+
+    Returns the loss every ``log_every`` batches and at the last.
+    """
+    opt = torch.optim.Adam(model.parameters(), lr=h["lr"])
     log, order = [], torch.empty(0, dtype=torch.long)
     for step in range(n_batches):
         if len(order) < h["batch"]:
@@ -367,10 +386,10 @@ def pretrain(epochs: float, progress: Callable[[int], None]) -> tuple[nn.Module,
         opt.zero_grad()
         loss.backward()
         opt.step()
-        if step % 40 == 0 or step == n_batches - 1:
+        if step % log_every == 0 or step == n_batches - 1:
             log.append({"batch": step + 1, "loss": round(loss.item(), 4)})
         progress(1)
-    return model, log
+    return log
 
 
 # --- evaluation -------------------------------------------------------------------

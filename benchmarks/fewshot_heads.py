@@ -184,20 +184,8 @@ def pretrain(
                 ),
             )
         )
-    opt = torch.optim.Adam(model.parameters(), lr=h["lr"])
     n_batches = max(1, round(epochs * len(x) / h["batch"]))
-    log, order = [], torch.empty(0, dtype=torch.long)
-    for step in range(n_batches):
-        if len(order) < h["batch"]:
-            order = torch.randperm(len(x), generator=generator)
-        idx, order = order[: h["batch"]], order[h["batch"] :]
-        loss = F.cross_entropy(model(x[idx]), y[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if step % 100 == 0 or step == n_batches - 1:
-            log.append({"batch": step + 1, "loss": round(loss.item(), 4)})
-        progress(1)
+    log = fg.train_by_batches(model, x, y, n_batches, h, generator, progress, 100)
     return model.body, {"log": log, "images": n_batches * h["batch"]}
 
 
