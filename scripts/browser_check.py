@@ -12,7 +12,15 @@ finished typesetting the check records:
   MathJax script element that MathJax never rendered) and MathJax errors;
 * boxes wider than their column: display math, tables, code blocks and
   outputs whose content overflows. A box that overflows with ``overflow-x``
-  ``auto``/``scroll`` *scrolls* (fine); any other one is *clipped* or spills.
+  ``auto``/``scroll`` *scrolls* (fine); any other one is *clipped* or spills;
+* figures without a number and caption: every image in the text must sit in a
+  ``<figure>`` whose caption carries a number, so the prose can refer to it;
+* small text in figures: the book's style draws tick labels at 10 pt with
+  100 dpi (13.9 px in the image); an image shown narrower than its natural
+  width scales them down, and below 9 px on screen they are reported;
+* Chinese in a Japanese face: where a CJK font is installed, the text marked
+  ``lang="zh-Hans"`` must render in a Simplified Chinese face (asked of the
+  browser itself through the DevTools protocol: the platform fonts used).
 
 It drives the system Chromium (Debian: ``apt-get install chromium``) through
 Playwright; ``playwright install`` is never needed.
@@ -35,6 +43,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -55,6 +64,8 @@ STRICT = (
     "raw_math",
     "math_errors",
 )
+# Readability findings: reported here, asserted by tests/test_browser.py.
+READABILITY = ("clipped", "unnumbered_figures", "small_text", "cjk_font")
 SKIP_DIRS = {"_static", "_sources", "_images", "_downloads"}
 CHROMIUM_CANDIDATES = (
     "/usr/bin/chromium",
@@ -123,6 +134,9 @@ class PageReport:
     math_errors: list[str] = field(default_factory=list)
     clipped: list[str] = field(default_factory=list)
     scrolling: list[str] = field(default_factory=list)
+    unnumbered_figures: list[str] = field(default_factory=list)
+    small_text: list[str] = field(default_factory=list)
+    cjk_font: list[str] = field(default_factory=list)
     mathjax: str = "absent"  # absent | done | timeout
 
     def problems(self) -> dict[str, list[str]]:
@@ -245,9 +259,67 @@ _INSPECT = r"""
       out.clipped.push(`${label(div)} (equation runs ${by}px under number ${what})`);
     }
   }
+  // Figures: numbered, captioned, and not shrunk below readable text.
+  out.unnumbered_figures = []; out.small_text = [];
+  const tickPx = 10 * 100 / 72;
+  for (const img of document.querySelectorAll("article img, main img")) {
+    if (img.offsetParent === null) continue;
+    if (img.closest("nav, header, .modindextable")) continue;
+    const fig = img.closest("figure");
+    if (!fig || !fig.querySelector("figcaption .caption-number")) {
+      out.unnumbered_figures.push(label(img.parentElement) + " " +
+        (img.getAttribute("src") || "").split("/").pop().slice(0, 40));
+    }
+    const src = img.currentSrc || img.src || "";
+    if (img.naturalWidth > 0 && !src.toLowerCase().includes(".svg")) {
+      const px = tickPx * img.clientWidth / img.naturalWidth;
+      if (px < 9) {
+        out.small_text.push(`${src.split("/").pop().slice(0, 40)} shown at ` +
+          `${img.clientWidth}/${img.naturalWidth} px: tick labels ${px.toFixed(1)} px`);
+      }
+    }
+  }
   return out;
 }
 """
+
+
+def _cjk_font_installed() -> bool:
+    """Whether fontconfig knows a face for Simplified Chinese."""
+    fc = shutil.which("fc-list")
+    if fc is None:
+        return False
+    out = subprocess.run(
+        [fc, ":lang=zh-cn", "family"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    return bool(out.stdout.strip())
+
+
+CJK_FONT_INSTALLED = _cjk_font_installed()
+
+
+def _chinese_faces(page) -> list[str]:
+    """Problems with the faces Chromium used for the first zh-Hans elements."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument", {"depth": 0})["root"]["nodeId"]
+    nodes = cdp.send(
+        "DOM.querySelectorAll", {"nodeId": root, "selector": '[lang="zh-Hans"]'}
+    )["nodeIds"][:5]
+    if not nodes:
+        return ['no element marked lang="zh-Hans"']
+    problems = []
+    for node in nodes:
+        fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+        names = [f["familyName"] for f in fonts if f.get("glyphCount", 0) > 0]
+        if not any(" SC" in n or "Simplified" in n or "Hans" in n for n in names):
+            problems.append(f"zh-Hans text rendered in {names}")
+    return problems
 
 
 def _is_local(url: str, mode: str, base: str) -> bool:
@@ -330,6 +402,12 @@ def check_page(
                 v.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
                 for v in values
             )
+        if (
+            CJK_FONT_INSTALLED
+            and mode == "http"
+            and page_name.endswith("glossary.html")
+        ):
+            report.cjk_font.extend(_chinese_faces(page))
         if report.mathjax == "timeout":
             report.raw_math.append(
                 f"MathJax did not finish within {mathjax_timeout_s:.0f} s"
@@ -451,7 +529,7 @@ def run(
 
 def summary(reports: list[PageReport]) -> str:
     """One line per page and mode: counts of each finding."""
-    cols = (*STRICT, "clipped", "scrolling")
+    cols = (*STRICT, *READABILITY, "scrolling")
     short = (
         "console",
         "failed",
@@ -460,6 +538,9 @@ def summary(reports: list[PageReport]) -> str:
         "rawmath",
         "mjerr",
         "clipped",
+        "nofignum",
+        "smalltxt",
+        "cjkfont",
         "scrolls",
     )
     width = max([len(r.page) for r in reports] + [4])
@@ -473,7 +554,7 @@ def summary(reports: list[PageReport]) -> str:
 
 
 def details(reports: list[PageReport], include_clipped: bool = True) -> str:
-    keys = (*STRICT, "clipped") if include_clipped else STRICT
+    keys = (*STRICT, *READABILITY) if include_clipped else STRICT
     out = []
     for r in reports:
         for key in keys:
@@ -527,6 +608,8 @@ def main(argv: list[str] | None = None) -> int:
         f"\n{len(reports)} page loads in {time.monotonic() - t0:.0f} s; "
         f"{len(bad)} with problems; "
         f"{sum(len(r.clipped) for r in reports)} clipped boxes, "
+        f"{sum(len(r.unnumbered_figures) for r in reports)} unnumbered figures, "
+        f"{sum(len(r.small_text) for r in reports)} small-text figures, "
         f"{sum(len(r.scrolling) for r in reports)} scrolling boxes"
     )
     return 1 if bad else 0
