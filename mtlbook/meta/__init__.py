@@ -8,7 +8,8 @@
 - :mod:`~mtlbook.meta.layers`: ``TaskBatchNorm``, batch statistics that vmap
   differentiates correctly;
 - one module per algorithm: :mod:`~mtlbook.meta.maml` (MAML, first-order MAML,
-  ANIL), :mod:`~mtlbook.meta.metasgd`, :mod:`~mtlbook.meta.reptile`,
+  ANIL), :mod:`~mtlbook.meta.mamlpp` (MAML++'s multi-step loss and
+  per-step rates), :mod:`~mtlbook.meta.metasgd`, :mod:`~mtlbook.meta.reptile`,
   :mod:`~mtlbook.meta.protonets` (ProtoNets, ProtoMAML), :mod:`~mtlbook.meta.r2d2`
   (a closed-form ridge-regression head), :mod:`~mtlbook.meta.cnp` (a conditional
   neural process), :mod:`~mtlbook.meta.imaml` (implicit meta-gradients),
@@ -47,6 +48,7 @@ from mtlbook.meta.inner import (
 )
 from mtlbook.meta.layers import TaskBatchNorm
 from mtlbook.meta.maml import anil_loss, fomaml_loss, joint_loss, maml_loss
+from mtlbook.meta.mamlpp import lslr_rates, mamlpp_loss, msl_weights
 from mtlbook.meta.metasgd import metasgd_loss, metasgd_rates
 from mtlbook.meta.protonets import (
     protomaml_logits,
@@ -99,7 +101,9 @@ __all__ = [
     "joint_loss",
     "linear_probe",
     "logistic_probe",
+    "lslr_rates",
     "maml_loss",
+    "mamlpp_loss",
     "map_tasks",
     "mean_ci",
     "meta_backward",
@@ -107,6 +111,7 @@ __all__ = [
     "meta_train",
     "metasgd_loss",
     "metasgd_rates",
+    "msl_weights",
     "protomaml_logits",
     "protomaml_loss",
     "protonet_logits",

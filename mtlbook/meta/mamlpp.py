@@ -1,0 +1,152 @@
+"""MAML++'s training tricks as composable pieces (Antoniou et al. 2019).
+
+- :func:`msl_weights`: the multi-step loss's per-step importance, annealed
+  towards the last step (Antoniou et al. 2019, §4, "multi-step loss");
+- :func:`lslr_rates`: learnable per-layer per-step inner rates ("LSLR");
+- :func:`mamlpp_loss`: the query loss after every inner step, weighted by
+  ``weights``, with the inner loop using per-step rates; usable as the task
+  loss of ``meta_train`` (rates join the optimizer like Meta-SGD's).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from mtlbook._validate import check_bool, check_int, check_real
+from mtlbook.meta.inner import (
+    BatchNormPolicy,
+    LossFn,
+    Params,
+    adapt,
+    check_params,
+    check_task,
+    functional,
+)
+from mtlbook.meta.tasks import Task
+
+__all__ = ["lslr_rates", "mamlpp_loss", "msl_weights"]
+
+
+def msl_weights(steps: int, epoch: int, anneal_epochs: int) -> Tensor:
+    """Importance of the query loss after each inner step at ``epoch``: (steps,).
+
+    Antoniou et al. (2019), §4 and their ``get_per_step_loss_importance_vector``:
+    all 1/N at epoch 0; each non-final weight falls by 1/(N·anneal_epochs) per
+    epoch down to 0.03/N, the final weight takes up the rest. Sums to 1.
+    """
+    check_int("steps", steps, low=1)
+    check_int("epoch", epoch, low=0)
+    check_int("anneal_epochs", anneal_epochs, low=1)
+    n = steps
+    decay = 1.0 / n / anneal_epochs
+    floor = 0.03 / n
+    w = torch.full((n,), 1.0 / n, dtype=torch.float64)
+    w[:-1] = torch.clamp(w[:-1] - epoch * decay, min=floor)
+    w[-1] = min(1.0 / n + epoch * (n - 1) * decay, 1.0 - (n - 1) * floor)
+    return w
+
+
+def lslr_rates(params: Params, steps: int, init: float = 0.01) -> Params:
+    """One learnable rate per parameter tensor per inner step: name -> (steps,).
+
+    Antoniou et al. (2019), §4 "LSLR": a rate for each layer's weight and bias at
+    each step, all ``init`` at the start, trained with the meta-parameters.
+    """
+    check_params("params", params)
+    check_int("steps", steps, low=1)
+    check_real("init", init, low=0.0, example=0.01)
+    return {
+        n: torch.full((steps,), float(init), dtype=p.dtype).requires_grad_(True)
+        for n, p in params.items()
+    }
+
+
+def _check_rates(rates: object, params: Params, steps: int) -> None:
+    if isinstance(rates, (int, float)) and not isinstance(rates, bool):
+        check_real("rates", rates, low=0.0, example=0.01)
+        return
+    if not isinstance(rates, dict):
+        raise TypeError(
+            f"rates must be a float or a dict name -> (steps,) tensor, got "
+            f"{type(rates).__name__}; build it with lslr_rates(params, steps)"
+        )
+    if rates.keys() != params.keys():
+        raise ValueError(
+            f"rates must name exactly the parameters {sorted(params)}, got "
+            f"{sorted(rates)}; build it with lslr_rates(params, steps)"
+        )
+    for name, r in rates.items():
+        if not isinstance(r, Tensor) or r.shape != (steps,):
+            shape = tuple(r.shape) if isinstance(r, Tensor) else type(r).__name__
+            raise ValueError(
+                f"rates[{name!r}] must be a tensor of shape ({steps},), one rate "
+                f"per inner step, got {shape}; use lslr_rates(params, steps={steps})"
+            )
+
+
+def mamlpp_loss(
+    model: nn.Module,
+    params: Params,
+    task: Task,
+    *,
+    loss_fn: LossFn,
+    rates: float | Params,
+    steps: int,
+    weights: Tensor | None = None,
+    first_order: bool = False,
+    batchnorm: BatchNormPolicy = None,
+) -> Tensor:
+    """Σ_s w_s L_query(θ_s), θ_s = θ_{s−1} − α_s ∇L_support(θ_{s−1}): ().
+
+    Antoniou et al. (2019), §4: the multi-step loss (``weights``, shape
+    (steps,), e.g. :func:`msl_weights`; None = last step only, which is
+    ``maml_loss``) and LSLR (``rates`` from :func:`lslr_rates`; a float is
+    one fixed rate for every layer and step).
+    """
+    check_task("task", task)
+    check_params("params", params)
+    check_int("steps", steps, low=1)
+    check_bool("first_order", first_order)
+    _check_rates(rates, params, steps)
+    if weights is None:
+        weights = torch.zeros(steps)
+        weights[-1] = 1.0
+    if not isinstance(weights, Tensor) or weights.shape != (steps,):
+        shape = tuple(weights.shape) if isinstance(weights, Tensor) else weights
+        raise ValueError(
+            f"weights must be a tensor of shape ({steps},), one per inner step, "
+            f"got {shape!r}; use msl_weights(steps, epoch, anneal_epochs)"
+        )
+    if not bool(torch.isfinite(weights).all()) or bool((weights < 0).any()):
+        raise ValueError(
+            f"weights={weights.tolist()} must be finite and ≥ 0; "
+            "use msl_weights(steps, epoch, anneal_epochs)"
+        )
+    predict = functional(model, batchnorm=batchnorm)
+    fast = params
+    total: Tensor | None = None
+    for s in range(steps):
+        lr = (
+            rates
+            if not isinstance(rates, dict)
+            else {n: r[s] for n, r in rates.items()}
+        )
+        fast = adapt(
+            predict,
+            fast,
+            task.x_support,
+            task.y_support,
+            loss_fn=loss_fn,
+            lr=lr,
+            steps=1,
+            order="first" if first_order else "second",
+        )
+        w = float(weights[s])
+        if w == 0.0:
+            continue
+        term = w * loss_fn(predict(fast, task.x_query), task.y_query)
+        total = term if total is None else total + term
+    if total is None:
+        raise ValueError("weights are all zero; at least one step must count")
+    return total
