@@ -60,7 +60,10 @@ def test_with_more_dimensions_than_examples_beta_runs_off_to_infinity():
     value, _, beta = maximize_evidence(f, y, max_iter=10_000, tol=1e-12)
     ref_value, _, ref_beta = scipy_maximum(f, y)
     assert beta > 1e6 and ref_beta > 1e6
-    assert value == pytest.approx(ref_value, rel=1e-6)
+    # At beta ~ 1e15 the evidence itself is evaluated with rounding error of
+    # about 1e-5 relative, and which side of the limit it lands on depends on
+    # the CPU's summation order (1.1e-5 below the optimiser on an Intel Xeon).
+    assert value == pytest.approx(ref_value, rel=1e-4)
 
 
 @pytest.mark.parametrize("kind", ["tall", "rank-deficient", "scales"])
