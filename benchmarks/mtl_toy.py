@@ -45,6 +45,7 @@ from mtlbook.data.mtl_toys import (
     PCGRAD_TOY_START,
     TWO_OBJECTIVE_SCALED_STARTS,
     TWO_OBJECTIVE_STARTS,
+    pareto_theta2,
     pcgrad_toy_losses,
     two_objective_losses,
 )
@@ -187,33 +188,6 @@ def run_two_objective(
             run
         )
     return annotate(out)
-
-
-def pareto_theta2(theta1: torch.Tensor) -> torch.Tensor:
-    """θ2 of the Pareto set above each θ1 in [−7, 7]; theta1: (n,) → (n,).
-
-    There the two task gradients are anti-parallel: det [g1 g2] = 0, found by
-    bisection on θ2 ∈ [−9.5, −7.5] (one root there; L1's scale s does not move
-    the Pareto set). θ2* is −8.3552 at θ1 = 0 but −8.4345 at θ1 = ±7, so the
-    band |θ2 + 8.3552| < 0.05 misses the ends of the front.
-    """
-
-    def det(t2: torch.Tensor) -> torch.Tensor:
-        theta = torch.stack([theta1, t2], dim=-1).requires_grad_(True)
-        losses = two_objective_losses(theta)
-        g1 = torch.autograd.grad(losses[:, 0].sum(), theta, retain_graph=True)[0]
-        g2 = torch.autograd.grad(losses[:, 1].sum(), theta)[0]
-        return (g1[:, 0] * g2[:, 1] - g1[:, 1] * g2[:, 0]).detach()
-
-    lo, hi = torch.full_like(theta1, -9.5), torch.full_like(theta1, -7.5)
-    det_lo = det(lo)
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        det_mid = det(mid)
-        left = det_mid * det_lo <= 0  # the root lies in [lo, mid]
-        hi = torch.where(left, mid, hi)
-        lo, det_lo = torch.where(left, lo, mid), torch.where(left, det_lo, det_mid)
-    return (lo + hi) / 2
 
 
 def annotate(part: dict[str, Any]) -> dict[str, Any]:

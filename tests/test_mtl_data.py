@@ -19,6 +19,7 @@ from mtlbook.data.mtl_toys import (
     TWO_OBJECTIVE_STARTS,
     gradnorm_tasks,
     mmoe_synthetic,
+    pareto_theta2,
     pcgrad_toy_losses,
     two_objective_losses,
 )
@@ -368,3 +369,27 @@ def test_multidigits_rejects_bad_input(kwargs, error, word):
 def test_overlay_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="left and right"):
         overlay(np.zeros((2, 8, 8)), np.zeros((3, 8, 8)), offset=4)
+
+
+def test_pareto_theta2_has_anti_parallel_gradients_and_the_published_middle():
+    theta1 = torch.linspace(-7, 7, 15, dtype=torch.float64)
+    theta2 = pareto_theta2(theta1)
+    theta = torch.stack([theta1, theta2], dim=1).requires_grad_(True)
+    losses = two_objective_losses(theta)
+    g1 = torch.autograd.grad(losses[:, 0].sum(), theta, retain_graph=True)[0]
+    g2 = torch.autograd.grad(losses[:, 1].sum(), theta)[0]
+    # at θ1 = ±7 one task is at its own minimum (g = 0): check the inside
+    cosine = torch.nn.functional.cosine_similarity(g1, g2, dim=1)[1:-1]
+    assert torch.allclose(cosine, torch.full_like(cosine, -1.0), atol=1e-10)
+    # the published front's θ2 (-8.3552) holds in the middle to 1e-4
+    assert abs(float(theta2[7]) - PARETO_THETA2) < 1e-4
+    assert float(theta2[0]) < PARETO_THETA2 - 0.05  # and bends away at the ends
+    assert torch.allclose(theta2, theta2.flip(0), atol=1e-12)  # symmetric in θ1
+
+
+@pytest.mark.parametrize(
+    "bad", [[0.0], torch.zeros(2, 2), torch.tensor([float("nan")])]
+)
+def test_pareto_theta2_refuses_bad_input(bad):
+    with pytest.raises((TypeError, ValueError), match="theta1"):
+        pareto_theta2(bad)

@@ -3,6 +3,7 @@
 - :func:`two_objective_losses`: the two-objective toy of CAGrad, Nash-MTL and
   FAMO (scale ``s=1`` unscaled, ``s=0.1`` scaled), with the published starts
   and Pareto front as constants;
+- :func:`pareto_theta2`: that toy's exact Pareto set, θ2 above each θ1;
 - :func:`pcgrad_toy_losses`: the valley toy of PCGrad (Yu et al. 2020);
 - :func:`gradnorm_tasks`: the GradNorm regression tasks (Chen et al. 2018);
 - :func:`mmoe_synthetic`: two regression tasks with a tunable correlation
@@ -97,6 +98,34 @@ def two_objective_losses(theta: torch.Tensor, *, scale: float = 1.0) -> torch.Te
     loss1 = scale * (c1 * f1 + c2 * g1)
     loss2 = c1 * f2 + c2 * g2
     return torch.stack([loss1, loss2], dim=-1)
+
+
+def pareto_theta2(theta1: torch.Tensor) -> torch.Tensor:
+    """θ2 of the toy's exact Pareto set above each θ1 in [−7, 7]; (n,) → (n,).
+
+    There the two task gradients are anti-parallel, det [g1 g2] = 0, which is
+    found by bisection on θ2 ∈ [−9.5, −7.5] (one root there; L1's scale s
+    does not move the set). The published front is the line
+    θ2 = ``PARETO_THETA2``; the exact set bends away from it towards θ1 = ±7.
+    """
+    theta1 = check_tensor("theta1", theta1, ndim=1, floating=True, finite=True)
+
+    def det(t2: torch.Tensor) -> torch.Tensor:
+        theta = torch.stack([theta1, t2], dim=-1).detach().requires_grad_(True)
+        losses = two_objective_losses(theta)
+        g1 = torch.autograd.grad(losses[:, 0].sum(), theta, retain_graph=True)[0]
+        g2 = torch.autograd.grad(losses[:, 1].sum(), theta)[0]
+        return (g1[:, 0] * g2[:, 1] - g1[:, 1] * g2[:, 0]).detach()
+
+    lo, hi = torch.full_like(theta1, -9.5), torch.full_like(theta1, -7.5)
+    det_lo = det(lo)
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        det_mid = det(mid)
+        left = det_mid * det_lo <= 0  # the root lies in [lo, mid]
+        hi = torch.where(left, mid, hi)
+        lo, det_lo = torch.where(left, lo, mid), torch.where(left, det_lo, det_mid)
+    return (lo + hi) / 2
 
 
 def pcgrad_toy_losses(theta: torch.Tensor) -> torch.Tensor:

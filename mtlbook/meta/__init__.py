@@ -12,7 +12,8 @@
   per-step rates), :mod:`~mtlbook.meta.metasgd`, :mod:`~mtlbook.meta.reptile`,
   :mod:`~mtlbook.meta.protonets` (ProtoNets, ProtoMAML), :mod:`~mtlbook.meta.r2d2`
   (a closed-form ridge-regression head), :mod:`~mtlbook.meta.cnp` (a conditional
-  neural process), :mod:`~mtlbook.meta.imaml` (implicit meta-gradients),
+  neural process), :mod:`~mtlbook.meta.in_context` (a transformer that
+  learns from its prompt), :mod:`~mtlbook.meta.imaml` (implicit meta-gradients),
   :mod:`~mtlbook.meta.baselines` (pre-train, then probe:
   Baseline, Baseline++, logistic regression);
 - :mod:`~mtlbook.meta.train`: ``meta_train``, the outer loop for any task loss;
@@ -37,6 +38,14 @@ from mtlbook.meta.evaluate import (
 )
 from mtlbook.meta.glyph_tasks import GLYPH_SPLITS, glyph_episodes
 from mtlbook.meta.imaml import conjugate_gradient, imaml_loss
+from mtlbook.meta.in_context import (
+    InContextRegressor,
+    in_context_loss,
+    interleave,
+    least_squares_predictions,
+    linear_regression_prompts,
+    normalised_error,
+)
 from mtlbook.meta.inner import (
     VectorizationWarning,
     adapt,
@@ -77,6 +86,7 @@ __all__ = [
     "CosineClassifier",
     "Estimate",
     "FewShotEpisodes",
+    "InContextRegressor",
     "ReptileSine",
     "Sinusoid",
     "Task",
@@ -98,8 +108,12 @@ __all__ = [
     "gaussian_nll",
     "glyph_episodes",
     "imaml_loss",
+    "in_context_loss",
+    "interleave",
     "joint_loss",
+    "least_squares_predictions",
     "linear_probe",
+    "linear_regression_prompts",
     "logistic_probe",
     "lslr_rates",
     "maml_loss",
@@ -112,6 +126,7 @@ __all__ = [
     "metasgd_loss",
     "metasgd_rates",
     "msl_weights",
+    "normalised_error",
     "protomaml_logits",
     "protomaml_loss",
     "protonet_logits",
