@@ -33,6 +33,7 @@ SMOKED = [
     "glyph_speed",
     "gradnorm_tasks",
     "imaml_memory",
+    "in_context_regression",
     "layer_transfer_digits",
     "layer_transfer_glyphs",
     "logme_glyphs",
@@ -50,6 +51,7 @@ SMOKED = [
     "mtl_toy",
     "peft_glyphs",
     "sinusoid_methods",
+    "stch_concave",
     "transfer_speed_glyphs",
     "uncertainty_regime",
 ]
