@@ -3,18 +3,23 @@
 A number a notebook computes belongs in the text through MyST-NB's
 ``{glue:text}`` role (or is read from a benchmark JSON by a code cell), so it
 changes when the computation does. This test reads the prose of every page and
-flags a *typed measurement*: a decimal number with three or more significant
-digits (``0.8338``, ``95.7%``, ``2.49e-02``), outside
+flags a *typed measurement*: a decimal number with two or more significant
+digits (``0.8338``, ``95.7%``, ``2.49e-02``, ``0.91``, ``5.1 %``), outside
 
 - a ``{glue:...}`` role, inline code or a fenced code block,
 - a line that cites a paper (``{cite...}``): published numbers stand beside
   their citation,
 - the protocols page, which holds the papers' settings and published numbers,
+- a section reference: a number right after ``§``, ``Section``, ``section``,
+  ``Chapter``, ``chapter``, ``Sec.``, ``Eq.``, ``eq.``, ``Fig.``, ``Table`` or
+  ``Part`` (``§4.1``, ``Section 3.5``), or inside a ``{ref}``/``{numref}`` role,
 - ``CONSTANTS`` below: mathematical constants and closed-form values a reader
   can check by hand (ln 2, 1.96 of a 95 % interval, ...).
 
-Integers are not flagged: they are counts and settings (1,797 images, 600
-episodes). Numbers typed before this test existed are listed, per page, in
+Integers and one-significant-digit decimals (``0.5``, ``0.01``) are not
+flagged: they are counts and round settings (1,797 images, 600 episodes). A
+setting with more digits goes in inline code (``noise=0.25``). Numbers typed
+before this test existed are listed, per page, in
 ``typed_numbers_allowlist.json``; that list may only shrink. A new typed
 measurement fails the test: glue it, or, if it is not a measurement, add it to
 ``CONSTANTS`` with the reason.
@@ -47,10 +52,18 @@ CONSTANTS = {
     "1.96": "the normal quantile of a 95 % interval",
     "3.14159": "pi",
     "16.0": "the digits data's pixel range, in code",
+    "0.69": "ln 2 to two digits",
+    "2.3": "ln 10 to two digits",
+    "0.0067": "e^-5, ELU's slope at x = -5",
+    "0.0066": "the sigmoid's derivative at 5, sigma(5) (1 - sigma(5))",
 }
 
 DECIMAL = re.compile(r"(?<![\w.])[-−]?\d+(?:,\d{3})*\.\d+(?:e[-−+]?\d+)?")
 SCIENTIFIC = re.compile(r"(?<![\w.])\d(?:\.\d+)?e[-−+]?\d+")
+SECTION_REF = re.compile(
+    r"(?:§|\b(?:Section|section|Chapter|chapter|Part)\s|(?:Sec|Eq|eq|Fig)\.\s?"
+    r"|\bTable\s)\s*\(?\d+(?:\.\d+)*"
+)
 HIDDEN = [
     re.compile(r"```.*?```", re.S),  # fenced code
     re.compile(r"\{glue:[a-z]+\}`[^`]*`"),  # glued values
@@ -79,11 +92,11 @@ def typed_measurements(text: str) -> list[str]:
     for line in text.splitlines():
         if "{cite" in line:
             continue
-        for pattern in HIDDEN:
+        for pattern in [*HIDDEN, SECTION_REF]:
             line = pattern.sub(" ", line)
         for match in DECIMAL.finditer(line):
             token = match.group(0).replace("−", "-")
-            if significant_digits(token) >= 3 and token.lstrip("-") not in CONSTANTS:
+            if significant_digits(token) >= 2 and token.lstrip("-") not in CONSTANTS:
                 found.append(token)
     return found
 
@@ -127,3 +140,14 @@ def test_detector_flags_measurements_and_spares_the_rest() -> None:
         "Published 0.625 {cite:p}`yosinski2014transferable`; 1,797 images; 0.5.\n"
     )
     assert typed_measurements(text) == ["0.8338", "95.7", "2.49e-02"]
+
+
+def test_detector_flags_two_digits_and_spares_section_references() -> None:
+    text = (
+        "Error 5.1 % and 0.91 %, loss 0.0011, accuracy 0.86.\n"
+        "See §4.1, Section 3.5, chapter 2.1, Sec. 6.2, Eq. 3.4, Fig. 1.2, "
+        "Table 2.3 and Part 2.1; Eq. (1.2); {ref}`sec-2.1` and {numref}`fig-1.3`.\n"
+        "Round settings 0.5 and 0.01; 12 epochs; ln 2 = 0.6931.\n"
+        "Section 3.5 reports 0.79.\n"
+    )
+    assert typed_measurements(text) == ["5.1", "0.91", "0.0011", "0.86", "0.79"]
