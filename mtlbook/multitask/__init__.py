@@ -18,9 +18,17 @@ Models (:class:`HardSharing`, :class:`CrossStitch`, :func:`l2_coupling`,
 :func:`train_single_task`), and diagnostics (:func:`gradient_cosines`,
 :func:`conflict_rate`, :func:`delta_m`, :func:`aggregator_properties`) complete
 the package. Model merging (:func:`task_vector`, :func:`task_arithmetic`,
-:func:`ties_merging`) builds a multi-task model from single-task fine-tunes.
+:func:`ties_merging`) builds a multi-task model from single-task fine-tunes;
+lookahead task affinity (:func:`lookahead_affinity`, :func:`best_grouping`)
+suggests which tasks should share a trunk.
 """
 
+from mtlbook.multitask.affinity import (
+    best_grouping,
+    grouping_score,
+    hard_sharing_losses,
+    lookahead_affinity,
+)
 from mtlbook.multitask.aggregators import (
     IMTLG,
     MGDA,
@@ -105,14 +113,18 @@ __all__ = [
     "UncertaintyWeighting",
     "aggregator_properties",
     "aligned_mtl_matrix",
+    "best_grouping",
     "cagrad_weights",
     "conflict_rate",
     "delta_m",
     "dualproj_weights",
     "evaluate",
     "gradient_cosines",
+    "grouping_score",
+    "hard_sharing_losses",
     "imtl_g_weights",
     "l2_coupling",
+    "lookahead_affinity",
     "mgda_ub_weights",
     "min_norm_two",
     "min_norm_weights",
