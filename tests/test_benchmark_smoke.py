@@ -51,6 +51,7 @@ SMOKED = [
     "mtl_toy",
     "peft_glyphs",
     "sinusoid_methods",
+    "task_affinity_glyphs",
     "stch_concave",
     "transfer_speed_glyphs",
     "uncertainty_regime",
