@@ -64,8 +64,9 @@ SECTION_REF = re.compile(
     r"(?:§|\b(?:Section|section|Chapter|chapter|Part)\s|(?:Sec|Eq|eq|Fig)\.\s?"
     r"|\bTable\s)\s*\(?\d+(?:\.\d+)*"
 )
+FENCE = re.compile(r"^\s*(`{3,}|~{3,})(.*)$")
 HIDDEN = [
-    re.compile(r"```.*?```", re.S),  # fenced code
+    re.compile(r"```.*?```"),  # a fence opened and closed on one line
     re.compile(r"\{glue:[a-z]+\}`[^`]*`"),  # glued values
     re.compile(r"\{[a-z:]+\}`[^`]*`"),  # other roles: refs, labels, equations
     re.compile(r"`[^`\n]*`"),  # inline code
@@ -87,9 +88,35 @@ def prose(page: Path) -> str:
     )
 
 
+def without_code_blocks(text: str) -> str:
+    """The text with fenced code blocks (```python ... ```) removed.
+
+    Directive fences (```{admonition}, ````{figure}) hold prose and stay; a
+    fence closes on a bare line of at least as many of the same marks.
+    """
+    kept, stack = [], []  # stack: (marks, is_code) of the open fences
+    for line in text.splitlines():
+        fence = FENCE.match(line)
+        if fence:
+            marks, info = fence.group(1), fence.group(2).strip()
+            top = stack[-1] if stack else None
+            if top and not info and marks[0] == top[0][0] and len(marks) >= len(top[0]):
+                stack.pop()
+                continue
+            if not (top and top[1]):  # inside a code block a fence is text
+                code = not info.startswith("{") or info.startswith(
+                    ("{code", "{literalinclude")
+                )
+                stack.append((marks, code))
+                continue
+        if not any(code for _, code in stack):
+            kept.append(line)
+    return "\n".join(kept)
+
+
 def typed_measurements(text: str) -> list[str]:
     found = []
-    for line in text.splitlines():
+    for line in without_code_blocks(text).splitlines():
         if "{cite" in line:
             continue
         for pattern in [*HIDDEN, SECTION_REF]:
@@ -151,3 +178,21 @@ def test_detector_flags_two_digits_and_spares_section_references() -> None:
         "Section 3.5 reports 0.79.\n"
     )
     assert typed_measurements(text) == ["5.1", "0.91", "0.0011", "0.86", "0.79"]
+
+
+def test_detector_skips_code_blocks_but_reads_directive_prose() -> None:
+    text = (
+        "````{admonition} Solution\n"
+        ":class: dropdown\n"
+        "The gap is 0.37.\n"
+        "```python\n"
+        "huber(pred, target, delta=1.0)\n"
+        "```\n"
+        "and the loss 0.042.\n"
+        "````\n"
+        "```\n"
+        "x = 2.5\n"
+        "```\n"
+        "After the block, 0.61.\n"
+    )
+    assert typed_measurements(text) == ["0.37", "0.042", "0.61"]
