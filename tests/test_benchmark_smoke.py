@@ -41,6 +41,7 @@ SMOKED = [
     "lpft_toy",
     "maml_sinusoid",
     "maml_sinusoid_seeds",
+    "mamlpp_ablation",
     "meta_cost",
     "meta_speed",
     "meta_throughput",

@@ -15,6 +15,7 @@ from mtlbook.meta import (
     msl_weights,
 )
 from mtlbook.meta.inner import functional
+from mtlbook.meta.mamlpp import step_batch_norm, step_bn_params
 
 
 def _setup(dtype=torch.float64, seed=0):
@@ -140,3 +141,111 @@ def test_trains_with_meta_train():
     assert len(losses) == 3
     assert all(torch.isfinite(torch.tensor(losses)))
     assert any(float(r.detach().sub(0.01).abs().max()) > 0 for r in rates.values())
+
+
+# --- per-step batch norm (BNWB, BNRS) -------------------------------------------
+
+
+def _bn_inputs(shape=(6, 3, 4, 5), steps=4, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = (2 * torch.randn(shape, generator=g, dtype=torch.float64) + 1).requires_grad_()
+    c = shape[1]
+    w = (
+        1 + 0.3 * torch.randn(steps, c, generator=g, dtype=torch.float64)
+    ).requires_grad_()
+    b = (0.3 * torch.randn(steps, c, generator=g, dtype=torch.float64)).requires_grad_()
+    return x, w, b
+
+
+@pytest.mark.parametrize("shape", [(6, 3, 4, 5), (7, 3), (5, 3, 8)])
+@pytest.mark.parametrize("step", [0, 3])
+def test_step_batch_norm_equals_f_batch_norm(shape, step):
+    x, w, b = _bn_inputs(shape)
+    ours = step_batch_norm(x, w, b, step)
+    ref = F.batch_norm(x, None, None, w[step], b[step], training=True)
+    torch.testing.assert_close(ours, ref, rtol=0, atol=1e-12)
+
+
+def _stack(bn, x, w, b):
+    """Every step's batch norm in turn with a smooth map between: a scalar."""
+    h = x
+    for s in range(w.shape[0]):
+        h = torch.tanh(bn(h, s))
+    return (h**3).sum()
+
+
+def test_step_batch_norm_second_order_gradients_match_f_batch_norm():
+    x, w, b = _bn_inputs()
+
+    def ours(h, s):
+        return step_batch_norm(h, w, b, s)
+
+    def ref(h, s):
+        return F.batch_norm(h, None, None, w[s], b[s], training=True)
+
+    grads = []
+    for bn in (ours, ref):
+        g1 = torch.autograd.grad(_stack(bn, x, w, b), (x, w, b), create_graph=True)
+        scalar = sum(
+            (g * torch.cos(torch.arange(g.numel()).view(g.shape))).sum() for g in g1
+        )
+        g2 = torch.autograd.grad(scalar, (x, w, b))
+        grads.append([*g1, *g2])
+    for a, r in zip(*grads, strict=True):
+        assert a.abs().max() > 1e-6  # the gradient is not trivially zero
+        torch.testing.assert_close(a, r, rtol=0, atol=1e-12)
+
+
+def test_step_running_statistics_match_f_batch_norm():
+    x, w, b = _bn_inputs()
+    state = step_bn_params(3, 4, dtype=torch.float64)
+    rm, rv = torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64)
+    for _ in range(3):  # three updates of step 2 only
+        step_batch_norm(
+            x,
+            w,
+            b,
+            2,
+            running_mean=state["running_mean"],
+            running_var=state["running_var"],
+            momentum=0.3,
+        )
+        F.batch_norm(x, rm, rv, w[2], b[2], training=True, momentum=0.3)
+    torch.testing.assert_close(state["running_mean"][2], rm, rtol=0, atol=1e-12)
+    torch.testing.assert_close(state["running_var"][2], rv, rtol=0, atol=1e-12)
+    untouched = torch.ones(3, 3, dtype=torch.float64)
+    assert torch.equal(state["running_var"][[0, 1, 3]], untouched)
+    ours = step_batch_norm(
+        x,
+        w,
+        b,
+        2,
+        running_mean=state["running_mean"],
+        running_var=state["running_var"],
+        training=False,
+    )
+    ref = F.batch_norm(x, rm, rv, w[2], b[2], training=False)
+    torch.testing.assert_close(ours, ref, rtol=0, atol=1e-12)
+
+
+def test_step_bn_params_shapes_and_learnability():
+    p = step_bn_params(5, 3)
+    assert p["weight"].shape == p["running_var"].shape == (3, 5)
+    assert p["weight"].requires_grad and p["bias"].requires_grad
+    assert not p["running_mean"].requires_grad
+    assert torch.equal(p["weight"], torch.ones(3, 5))
+    assert torch.equal(p["bias"], torch.zeros(3, 5))
+
+
+def test_step_batch_norm_rejects_bad_input():
+    x, w, b = _bn_inputs()
+    with pytest.raises(ValueError, match="step"):
+        step_batch_norm(x, w, b, 4)
+    with pytest.raises(ValueError, match="step_bn_params"):
+        step_batch_norm(x, w[:, :2], b[:, :2], 0)
+    with pytest.raises(ValueError, match="running"):
+        step_batch_norm(x, w, b, 0, training=False)
+    with pytest.raises(ValueError, match="at least 2"):
+        step_batch_norm(x[:1, :, :1, :1], w, b, 0)
+    with pytest.raises(TypeError, match="step"):
+        step_batch_norm(x, w, b, 1.0)

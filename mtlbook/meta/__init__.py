@@ -9,7 +9,8 @@
   differentiates correctly;
 - one module per algorithm: :mod:`~mtlbook.meta.maml` (MAML, first-order MAML,
   ANIL), :mod:`~mtlbook.meta.mamlpp` (MAML++'s multi-step loss and
-  per-step rates), :mod:`~mtlbook.meta.metasgd`, :mod:`~mtlbook.meta.reptile`,
+  per-step rates, per-step batch norm), :mod:`~mtlbook.meta.metasgd`,
+  :mod:`~mtlbook.meta.reptile`,
   :mod:`~mtlbook.meta.protonets` (ProtoNets, ProtoMAML), :mod:`~mtlbook.meta.r2d2`
   (a closed-form ridge-regression head), :mod:`~mtlbook.meta.cnp` (a conditional
   neural process), :mod:`~mtlbook.meta.in_context` (a transformer that
@@ -57,7 +58,13 @@ from mtlbook.meta.inner import (
 )
 from mtlbook.meta.layers import TaskBatchNorm
 from mtlbook.meta.maml import anil_loss, fomaml_loss, joint_loss, maml_loss
-from mtlbook.meta.mamlpp import lslr_rates, mamlpp_loss, msl_weights
+from mtlbook.meta.mamlpp import (
+    lslr_rates,
+    mamlpp_loss,
+    msl_weights,
+    step_batch_norm,
+    step_bn_params,
+)
 from mtlbook.meta.metasgd import metasgd_loss, metasgd_rates
 from mtlbook.meta.protonets import (
     protomaml_logits,
@@ -142,5 +149,7 @@ __all__ = [
     "score_tasks",
     "sinusoid_mlp",
     "stack_tasks",
+    "step_batch_norm",
+    "step_bn_params",
     "vmap_blockers",
 ]

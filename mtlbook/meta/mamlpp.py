@@ -5,7 +5,10 @@
 - :func:`lslr_rates`: learnable per-layer per-step inner rates ("LSLR");
 - :func:`mamlpp_loss`: the query loss after every inner step, weighted by
   ``weights``, with the inner loop using per-step rates; usable as the task
-  loss of ``meta_train`` (rates join the optimizer like Meta-SGD's).
+  loss of ``meta_train`` (rates join the optimizer like Meta-SGD's);
+- :func:`step_batch_norm` and :func:`step_bn_params`: batch norm with its own
+  weight and bias at every inner step ("BNWB") and, optionally, its own
+  running statistics ("BNRS"), as a function of the step's index.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from mtlbook._validate import check_bool, check_int, check_real
+from mtlbook._validate import check_bool, check_int, check_real, check_tensor
 from mtlbook.meta.inner import (
     BatchNormPolicy,
     LossFn,
@@ -25,7 +28,13 @@ from mtlbook.meta.inner import (
 )
 from mtlbook.meta.tasks import Task
 
-__all__ = ["lslr_rates", "mamlpp_loss", "msl_weights"]
+__all__ = [
+    "lslr_rates",
+    "mamlpp_loss",
+    "msl_weights",
+    "step_batch_norm",
+    "step_bn_params",
+]
 
 
 def msl_weights(steps: int, epoch: int, anneal_epochs: int) -> Tensor:
@@ -150,3 +159,94 @@ def mamlpp_loss(
     if total is None:
         raise ValueError("weights are all zero; at least one step must count")
     return total
+
+
+def step_bn_params(
+    channels: int, steps: int, dtype: torch.dtype = torch.float32
+) -> dict[str, Tensor]:
+    """BNWB's parameters and BNRS's buffers for ``steps`` steps of ``channels``.
+
+    Antoniou et al. (2019), §4 "BNWB" and "BNRS": "weight" ones and "bias"
+    zeros of shape (steps, channels), learnable; "running_mean" zeros and
+    "running_var" ones of the same shape, not learnable.
+    """
+    check_int("channels", channels, low=1)
+    check_int("steps", steps, low=1)
+    shape = (steps, channels)
+    return {
+        "weight": torch.ones(shape, dtype=dtype).requires_grad_(True),
+        "bias": torch.zeros(shape, dtype=dtype).requires_grad_(True),
+        "running_mean": torch.zeros(shape, dtype=dtype),
+        "running_var": torch.ones(shape, dtype=dtype),
+    }
+
+
+def step_batch_norm(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor,
+    step: int,
+    *,
+    running_mean: Tensor | None = None,
+    running_var: Tensor | None = None,
+    training: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Batch norm of x ``(N, C, *)``, with step ``step``'s weight and bias: x's shape.
+
+    weight, bias: (steps, C) (BNWB). Training: normalise by the batch's
+    per-channel mean and biased variance, and, given running_mean and
+    running_var of shape (steps, C) (BNRS), update row ``step`` in place as
+    ``F.batch_norm`` does (momentum, unbiased variance). Not training:
+    normalise by row ``step`` of the running statistics. Written out in
+    tensor operations, so its gradients of every order are autograd's.
+    """
+    check_tensor("x", x, floating=True)
+    if x.ndim < 2:
+        raise ValueError(f"x must be (N, C, *), got shape {tuple(x.shape)}")
+    channels = x.shape[1]
+    check_tensor("weight", weight, ndim=2, floating=True)
+    check_tensor("bias", bias, ndim=2, floating=True)
+    if weight.shape != bias.shape or weight.shape[1] != channels:
+        raise ValueError(
+            f"weight and bias must both be (steps, {channels}), got "
+            f"{tuple(weight.shape)} and {tuple(bias.shape)}; use "
+            f"step_bn_params({channels}, steps)"
+        )
+    check_int("step", step, low=0, high=weight.shape[0] - 1)
+    check_bool("training", training)
+    check_real("momentum", momentum, low=0.0, high=1.0, example=0.1)
+    check_real("eps", eps, low=0.0, low_open=True, example=1e-5)
+    running = (running_mean, running_var)
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("give both running_mean and running_var, or neither")
+    for name, r in zip(("running_mean", "running_var"), running, strict=True):
+        if r is not None and r.shape != weight.shape:
+            raise ValueError(
+                f"{name} must be {tuple(weight.shape)}, like weight, got "
+                f"{tuple(r.shape)}; use step_bn_params({channels}, steps)"
+            )
+    dims = [0, *range(2, x.ndim)]
+    view = (1, channels, *([1] * (x.ndim - 2)))
+    if training:
+        n = x.numel() // channels
+        if n < 2:
+            raise ValueError(
+                f"x has {n} value per channel; batch statistics need at least 2"
+            )
+        mean = x.mean(dim=dims)
+        var = (x - mean.view(view)).square().mean(dim=dims)
+        if running_mean is not None and running_var is not None:
+            with torch.no_grad():
+                running_mean[step].lerp_(mean.detach(), momentum)
+                running_var[step].lerp_(var.detach() * n / (n - 1), momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError(
+                "training=False normalises by running statistics: give "
+                "running_mean and running_var (step_bn_params)"
+            )
+        mean, var = running_mean[step], running_var[step]
+    scale = weight[step] / torch.sqrt(var + eps)
+    return (x - mean.view(view)) * scale.view(view) + bias[step].view(view)
