@@ -14,7 +14,8 @@ group as its own model.
 
 Shared parameters are a ``dict[str, Tensor]`` that the caller's loss function
 reads (through ``torch.func.functional_call``), so any hard-sharing model fits;
-:func:`hard_sharing_losses` builds that function for :class:`HardSharing`.
+:func:`hard_sharing_losses` builds that function for
+:class:`~mtlbook.multitask.models.HardSharing`.
 """
 
 from __future__ import annotations
@@ -78,12 +79,12 @@ def hard_sharing_losses(
     targets: Sequence[Tensor],
     loss_fns: Sequence[Callable[[Tensor, Tensor], Tensor]],
 ) -> tuple[TaskLosses, dict[str, Tensor]]:
-    """The ``task_losses`` and ``shared`` of a :class:`HardSharing` model on a batch.
+    """The ``task_losses`` and ``shared`` of a hard-sharing model on a batch.
 
-    x: (batch, ...); targets: K tensors; loss_fns: K functions (output, target)
-    → (). The shared parameters are the trunk's, named as in
-    ``model.named_parameters()`` ("trunk.0.0.weight", ...); towers and heads
-    keep their current values.
+    model: a :class:`~mtlbook.multitask.models.HardSharing`; x: (batch, ...);
+    targets: K tensors; loss_fns: K functions (output, target) → (). The
+    shared parameters are the trunk's, named as in ``model.named_parameters()``
+    ("trunk.0.0.weight", ...); towers and heads keep their current values.
     """
     check_module("model", model)
     check_tensor("x", x, nonempty=True)
