@@ -70,10 +70,10 @@ from mtlbook.meta import (
     Task,
     TaskBatch,
     accuracy,
-    adapt,
     functional,
     glyph_episodes,
     lslr_rates,
+    lslr_trajectory,
     mamlpp_loss,
     mean_ci,
     meta_backward,
@@ -153,23 +153,16 @@ def adapted_accuracy(
 ) -> Tensor:
     """Query accuracy after STEPS support steps at the training rates: ()."""
     predict = functional(model)
-    fast = params
-    for s in range(STEPS):
-        lr = (
-            rates
-            if not isinstance(rates, dict)
-            else {n: r[s] for n, r in rates.items()}
-        )
-        fast = adapt(
-            predict,
-            fast,
-            task.x_support,
-            task.y_support,
-            loss_fn=F.cross_entropy,
-            lr=lr,
-            steps=1,
-            order="none",
-        )
+    fast = lslr_trajectory(
+        predict,
+        params,
+        task.x_support,
+        task.y_support,
+        loss_fn=F.cross_entropy,
+        rates=rates,
+        steps=STEPS,
+        order="none",
+    )[-1]
     return accuracy(predict(fast, task.x_query), task.y_query)
 
 

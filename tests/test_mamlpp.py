@@ -14,8 +14,8 @@ from mtlbook.meta import (
     meta_train,
     msl_weights,
 )
-from mtlbook.meta.inner import functional
-from mtlbook.meta.mamlpp import step_batch_norm, step_bn_params
+from mtlbook.meta.inner import adapt, functional
+from mtlbook.meta.mamlpp import lslr_trajectory, step_batch_norm, step_bn_params
 
 
 def _setup(dtype=torch.float64, seed=0):
@@ -249,3 +249,26 @@ def test_step_batch_norm_rejects_bad_input():
         step_batch_norm(x[:1, :, :1, :1], w, b, 0)
     with pytest.raises(TypeError, match="step"):
         step_batch_norm(x, w, b, 1.0)
+
+
+def test_lslr_trajectory_with_one_rate_is_adapt_step_by_step() -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(1, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)
+    ).double()
+    params = dict(model.named_parameters())
+    x, y = (
+        torch.randn(10, 1, dtype=torch.float64),
+        torch.randn(10, 1, dtype=torch.float64),
+    )
+    predict = functional(model)
+    trajectory = lslr_trajectory(
+        predict, params, x, y, loss_fn=F.mse_loss, rates=0.1, steps=3
+    )
+    assert len(trajectory) == 3
+    for steps, fast in enumerate(trajectory, start=1):
+        want = adapt(predict, params, x, y, loss_fn=F.mse_loss, lr=0.1, steps=steps)
+        for name in params:
+            torch.testing.assert_close(fast[name], want[name], rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="steps"):
+        lslr_trajectory(predict, params, x, y, loss_fn=F.mse_loss, rates=0.1, steps=0)

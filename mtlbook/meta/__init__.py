@@ -60,6 +60,7 @@ from mtlbook.meta.layers import TaskBatchNorm
 from mtlbook.meta.maml import anil_loss, fomaml_loss, joint_loss, maml_loss
 from mtlbook.meta.mamlpp import (
     lslr_rates,
+    lslr_trajectory,
     mamlpp_loss,
     msl_weights,
     step_batch_norm,
@@ -123,6 +124,7 @@ __all__ = [
     "linear_regression_prompts",
     "logistic_probe",
     "lslr_rates",
+    "lslr_trajectory",
     "maml_loss",
     "mamlpp_loss",
     "map_tasks",

@@ -20,7 +20,9 @@ from mtlbook._validate import check_bool, check_int, check_real, check_tensor
 from mtlbook.meta.inner import (
     BatchNormPolicy,
     LossFn,
+    Order,
     Params,
+    Predict,
     adapt,
     check_params,
     check_task,
@@ -30,6 +32,7 @@ from mtlbook.meta.tasks import Task
 
 __all__ = [
     "lslr_rates",
+    "lslr_trajectory",
     "mamlpp_loss",
     "msl_weights",
     "step_batch_norm",
@@ -133,32 +136,54 @@ def mamlpp_loss(
             "use msl_weights(steps, epoch, anneal_epochs)"
         )
     predict = functional(model, batchnorm=batchnorm)
-    fast = params
-    total: Tensor | None = None
+    trajectory = lslr_trajectory(
+        predict,
+        params,
+        task.x_support,
+        task.y_support,
+        loss_fn=loss_fn,
+        rates=rates,
+        steps=steps,
+        order="first" if first_order else "second",
+    )
+    terms = [
+        w * loss_fn(predict(fast, task.x_query), task.y_query)
+        for w, fast in zip(weights.tolist(), trajectory, strict=True)
+        if w != 0.0
+    ]
+    if not terms:
+        raise ValueError("weights are all zero; at least one step must count")
+    return sum(terms[1:], terms[0])
+
+
+def lslr_trajectory(
+    predict: Predict,
+    params: Params,
+    x: Tensor,
+    y: Tensor,
+    *,
+    loss_fn: LossFn,
+    rates: float | Params,
+    steps: int,
+    order: Order = "second",
+) -> list[Params]:
+    """The fast weights after each of ``steps`` SGD steps on (x, y): steps dicts.
+
+    Step s uses rate ``rates[name][s]`` for each parameter (LSLR, from
+    :func:`lslr_rates`) or one float for all; ``order`` as in ``adapt``.
+    """
+    check_int("steps", steps, low=1)
+    _check_rates(rates, params, steps)
+    fast, trajectory = params, []
     for s in range(steps):
         lr = (
             rates
             if not isinstance(rates, dict)
             else {n: r[s] for n, r in rates.items()}
         )
-        fast = adapt(
-            predict,
-            fast,
-            task.x_support,
-            task.y_support,
-            loss_fn=loss_fn,
-            lr=lr,
-            steps=1,
-            order="first" if first_order else "second",
-        )
-        w = float(weights[s])
-        if w == 0.0:
-            continue
-        term = w * loss_fn(predict(fast, task.x_query), task.y_query)
-        total = term if total is None else total + term
-    if total is None:
-        raise ValueError("weights are all zero; at least one step must count")
-    return total
+        fast = adapt(predict, fast, x, y, loss_fn=loss_fn, lr=lr, steps=1, order=order)
+        trajectory.append(fast)
+    return trajectory
 
 
 def step_bn_params(
